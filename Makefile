@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format worker migrate check-services clean-venv install
+.PHONY: run test test-services lint format worker migrate clean-venv install
 
 install: $(STAMP)
 
@@ -40,6 +40,18 @@ format: $(STAMP)
 
 test: $(STAMP) lint
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+# The same suite on PostgreSQL + Redis (127.0.0.1:5432 user postgres, 127.0.0.1:6379), plus the
+# tests marked `services`. Skipped cleanly when either does not answer.
+SERVICES_DB    ?= postgres://postgres@127.0.0.1:5432/skinplatform
+SERVICES_REDIS ?= redis://127.0.0.1:6379/15
+test-services: $(STAMP)
+	@if $(PY) -c "import socket; [socket.create_connection(('127.0.0.1', p), 1).close() for p in (5432, 6379)]" 2>/dev/null; then \
+		echo "== real-services lane: PostgreSQL + Redis"; \
+		DATABASE_URL=$(SERVICES_DB) REDIS_URL=$(SERVICES_REDIS) $(VENV)/bin/pytest -n 2 --dist loadgroup -m "not browser"; \
+	else \
+		echo "== real-services lane skipped: PostgreSQL (5432) or Redis (6379) does not answer"; \
+	fi
 
 clean-venv:
 	rm -rf $(VENV)

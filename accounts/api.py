@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
@@ -74,10 +75,22 @@ class MeApi(APIView):
         return self.OutputSerializer(data).data
 
 
+LOCKOUT_MESSAGE = (
+    "Too many failed log-in attempts for this account or from this address; try again later."
+)
+
+
 class TokenObtainApi(ObtainAuthToken):
-    """POST username + password, get the API token (failed attempts are throttled by axes)."""
+    """POST username + password, get the API token. Failed attempts count towards the same
+    per-account and per-address lockout (django-axes) as the log-in page."""
 
     permission_classes = ()
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        credentials = {"username": str(request.data.get("username", ""))}
+        if AxesProxyHandler.is_locked(request._request, credentials):
+            return Response({"detail": LOCKOUT_MESSAGE}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        return super().post(request, *args, **kwargs)
 
 
 class TeamSerializer(serializers.ModelSerializer):
