@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from recommendations import views
 
 app_name = "recommendations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.condition_list, name="condition-list"),
+    path("<slug:task>/<str:key>/", views.condition_detail, name="condition-detail"),
+]
