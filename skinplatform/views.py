@@ -1,41 +1,21 @@
-"""Project-level pages: the home dashboard (composed from the apps' dashboard panels) and the
-health endpoint. Holds no domain rules of its own."""
+"""Project-level pages: the home dashboard (composed from the apps' panels) and the health
+endpoint. Holds no domain rules of its own."""
 
 from __future__ import annotations
 
-import importlib
 import time
-from functools import cache
 
-from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-
-@cache
-def _panel_providers() -> list:
-    """Each app may define dashboard.panels(request) -> list of {template, context, order}."""
-    providers = []
-    for config in apps.get_app_configs():
-        try:
-            module = importlib.import_module(f"{config.name}.dashboard")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.dashboard":
-                raise
-            continue
-        providers.append(module.panels)
-    return providers
+from skinplatform import panels
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    panels = []
-    for provider in _panel_providers():
-        panels.extend(provider(request))
-    panels.sort(key=lambda p: p.get("order", 100))
-    return render(request, "home.html", {"panels": panels})
+    return render(request, "home.html", {"panels": panels.collect("dashboard", request)})
 
 
 def _check_database() -> dict:

@@ -1,4 +1,4 @@
-"""Home dashboard panels of accounts: pending invitations, teams, recent notifications."""
+"""Panels accounts adds to other pages: the home dashboard (invitations, teams, notifications)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from accounts import selectors
 from accounts.models import Membership
 
 
-def panels(request: HttpRequest) -> list[dict]:
+def dashboard(request: HttpRequest) -> list[dict]:
     if not request.user.is_authenticated:
         return []
     user = request.user
