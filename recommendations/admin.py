@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -272,6 +273,7 @@ class SuitsSkinTypeFilter(admin.SimpleListFilter):
 class ProductAdmin(_ActiveActions, ImportExportModelAdmin):
     resource_classes = [ProductResource]
     form = ProductAdminForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "category", "skin_types_display", "severities", "order", "is_active")
     list_editable = ("order", "is_active")
     list_filter = (
@@ -310,6 +312,7 @@ class ProductAdmin(_ActiveActions, ImportExportModelAdmin):
 class CategoryProductInline(admin.TabularInline):
     model = Product
     fields = ("name", "order", "is_active")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     extra = 0
     show_change_link = True
 

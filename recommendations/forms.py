@@ -4,8 +4,15 @@ form ("what would a user see for condition X at severity Y with skin type Z").""
 from __future__ import annotations
 
 from django import forms
+from django.db import models
 
 from recommendations.models import Condition, Product, Severity, SkinType, parse_skin_types
+
+
+def _formfield(field: models.Field, **kwargs) -> forms.Field | None:
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -16,12 +23,10 @@ class ProductAdminForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Tick none if the product suits every skin type.",
     )
-    link = forms.URLField(
-        required=False, assume_scheme="https", help_text="Optional page with more information."
-    )
 
     class Meta:
         model = Product
+        formfield_callback = _formfield
         fields = (
             "name",
             "category",
