@@ -19,7 +19,17 @@ from recommendations.models import (
 )
 
 
+# Plain strings (values in the description): drf-spectacular would otherwise name the same choice
+# set once per field name ("severities", "fixed_severity", ...) and warn about it.
+def _values_field(values: list[str], **kwargs) -> serializers.CharField:
+    return serializers.CharField(help_text="One of: " + ", ".join(values) + ".", **kwargs)
+
+
 class SeverityRuleSerializer(serializers.ModelSerializer):
+    fixed_severity = serializers.CharField(
+        read_only=True, help_text="low, medium or high when the mode is fixed; otherwise empty."
+    )
+
     class Meta:
         model = SeverityRule
         fields = ("mode", "medium_from", "high_from", "fixed_severity")
@@ -47,7 +57,7 @@ class ConditionSerializer(serializers.ModelSerializer):
 
 
 class TipSerializer(serializers.ModelSerializer):
-    severities = serializers.ListField(child=serializers.ChoiceField(Severity.choices))
+    severities = serializers.ListField(child=_values_field(Severity.values))
 
     class Meta:
         model = Tip
@@ -70,11 +80,11 @@ class ProductSerializer(serializers.ModelSerializer):
     category = ProductCategorySerializer(read_only=True)
     key_ingredients = serializers.ListField(child=serializers.CharField(), source="ingredient_list")
     skin_types = serializers.ListField(
-        child=serializers.ChoiceField(SkinType.choices),
+        child=_values_field(SkinType.values),
         source="skin_type_list",
         help_text="Fitzpatrick types the product suits; empty: every skin type.",
     )
-    severities = serializers.ListField(child=serializers.ChoiceField(Severity.choices))
+    severities = serializers.ListField(child=_values_field(Severity.values))
     conditions = ConditionRefSerializer(many=True, read_only=True)
 
     class Meta:
