@@ -66,6 +66,8 @@ class ProductInline(admin.TabularInline):
 @admin.register(Condition)
 class ConditionAdmin(ImportExportModelAdmin):
     resource_classes = [ConditionResource]
+    # Adds a "Preview" button; import-export wraps it with its Import / Export buttons.
+    change_list_template = "admin/recommendations/condition/change_list.html"
     list_display = (
         "display_name",
         "task",

@@ -13,10 +13,6 @@ NOT_A_DIAGNOSIS = (
     "This is not a diagnosis. It is information from an automated analysis of one photo, which "
     "can be wrong. A doctor who sees your skin in person can tell you what it is."
 )
-SEE_DERMATOLOGIST = (
-    "Please have a dermatologist look at this. Book an appointment soon and show them the spot "
-    "and this result; do not wait for it to change."
-)
 
 
 @dataclass(frozen=True)
@@ -70,14 +66,6 @@ class Advice:
             AdviceProduct(**_known(AdviceProduct, p)) for p in data.get("products", [])
         ]
         return cls(**values)
-
-    @property
-    def probability_percent(self) -> int | None:
-        return None if self.probability is None else round(self.probability * 100)
-
-    @property
-    def see_dermatologist_text(self) -> str:
-        return SEE_DERMATOLOGIST
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

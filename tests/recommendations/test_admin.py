@@ -235,6 +235,13 @@ def test_preview_with_invalid_input_shows_the_form_errors(staff_client):
     assert response.context["form"].errors
 
 
+def test_condition_changelist_has_preview_import_and_export_buttons(staff_client):
+    html = staff_client.get(reverse("admin:recommendations_condition_changelist")).content.decode()
+    assert reverse("admin:recommendations_condition_preview") in html
+    assert reverse("admin:recommendations_condition_import") in html
+    assert reverse("admin:recommendations_condition_export") in html
+
+
 def test_condition_change_form_links_to_previews(staff_client):
     condition = Condition.objects.get(task="facial", key="acne")
     html = staff_client.get(_change_url(condition)).content.decode()
