@@ -36,6 +36,17 @@ from recommendations.resources import (
 )
 
 
+class AdviceAdmin(ImportExportModelAdmin):
+    """Import writes rows, so it needs the add and change permissions (django-import-export
+    would otherwise let any staff member import); export needs the view permission."""
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+
 def _severities(obj: Tip | Product) -> str:
     return ", ".join(obj.severity_labels) or "none"
 
@@ -64,7 +75,7 @@ class ProductInline(admin.TabularInline):
 
 
 @admin.register(Condition)
-class ConditionAdmin(ImportExportModelAdmin):
+class ConditionAdmin(AdviceAdmin):
     resource_classes = [ConditionResource]
     # Adds a "Preview" button; import-export wraps it with its Import / Export buttons.
     change_list_template = "admin/recommendations/condition/change_list.html"
@@ -201,7 +212,7 @@ class ConditionAdmin(ImportExportModelAdmin):
 
 
 @admin.register(SeverityRule)
-class SeverityRuleAdmin(ImportExportModelAdmin):
+class SeverityRuleAdmin(AdviceAdmin):
     resource_classes = [SeverityRuleResource]
     list_display = ("condition", "mode", "medium_from", "high_from", "fixed_severity")
     list_filter = ("mode", "fixed_severity", "condition__task")
@@ -222,17 +233,17 @@ class _ActiveActions:
         word = "activated" if active else "deactivated"
         self.message_user(request, f"{count} {self.opts.verbose_name_plural} {word}.")
 
-    @admin.action(description="Activate selected %(verbose_name_plural)s")
+    @admin.action(description="Activate selected %(verbose_name_plural)s", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set(request, queryset, True)
 
-    @admin.action(description="Deactivate selected %(verbose_name_plural)s")
+    @admin.action(description="Deactivate selected %(verbose_name_plural)s", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set(request, queryset, False)
 
 
 @admin.register(Tip)
-class TipAdmin(_ActiveActions, ImportExportModelAdmin):
+class TipAdmin(_ActiveActions, AdviceAdmin):
     resource_classes = [TipResource]
     list_display = ("__str__", "condition_list", "severities", "order", "is_active")
     list_editable = ("order", "is_active")
@@ -272,7 +283,7 @@ class SuitsSkinTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(_ActiveActions, ImportExportModelAdmin):
+class ProductAdmin(_ActiveActions, AdviceAdmin):
     resource_classes = [ProductResource]
     form = ProductAdminForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -320,7 +331,7 @@ class CategoryProductInline(admin.TabularInline):
 
 
 @admin.register(ProductCategory)
-class ProductCategoryAdmin(ImportExportModelAdmin):
+class ProductCategoryAdmin(AdviceAdmin):
     resource_classes = [ProductCategoryResource]
     list_display = ("name", "slug", "order", "product_count")
     list_editable = ("order",)

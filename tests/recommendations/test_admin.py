@@ -79,6 +79,28 @@ def test_admin_pages_access_matrix(name, kwargs, user, staff_user):
     assert _client(staff_user).get(url).status_code == 200
 
 
+def test_view_only_staff_can_export_but_not_import_or_bulk_edit():
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    viewer = UserFactory(username="viewer-staff", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename="view_product"))
+    client = _client(viewer)
+    product = Product.objects.filter(is_active=True).first()
+
+    assert client.get(reverse("admin:recommendations_product_changelist")).status_code == 200
+    assert client.get(reverse("admin:recommendations_product_export")).status_code == 200
+    assert client.get(reverse("admin:recommendations_product_import")).status_code == 403
+    response = client.post(
+        reverse("admin:recommendations_product_changelist"),
+        {"action": "deactivate", "_selected_action": [product.pk]},
+    )
+    assert response.status_code in (200, 302)
+    product.refresh_from_db()
+    assert product.is_active is True
+
+
 def test_admin_change_forms_render_for_seeded_rows(staff_client):
     condition = Condition.objects.get(task="lesions", key="mel")
     for obj in (
