@@ -256,7 +256,9 @@ class Product(SeverityScoped):
 
     @property
     def skin_type_list(self) -> list[str]:
-        return parse_skin_types(self.skin_types)
+        """Canonical list; tolerant of a bad stored value (validation happens on save)."""
+        wanted = {part.strip().upper() for part in self.skin_types.split(",")}
+        return [t for t in SKIN_TYPE_ORDER if t in wanted]
 
     @property
     def ingredient_list(self) -> list[str]:

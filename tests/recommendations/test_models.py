@@ -28,6 +28,10 @@ def test_product_suits():
     assert ProductFactory.build(skin_types="").suits("VI")
 
 
+def test_product_skin_type_list_tolerates_bad_stored_value():
+    assert ProductFactory.build(skin_types="iv, VII,,i").skin_type_list == ["I", "IV"]
+
+
 def test_product_clean_normalises_skin_types():
     product = ProductFactory.build(skin_types="v, iv")
     product.clean()
