@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from training.consumers import TrainingSessionConsumer
+
+websocket_urlpatterns = [
+    path(
+        "ws/training/<int:session_id>/",
+        TrainingSessionConsumer.as_asgi(),
+        name="ws-training-session",
+    ),
+]

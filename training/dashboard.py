@@ -1,0 +1,23 @@
+"""Home dashboard panel of training: the recent runs of my teams, running ones first."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from training import selectors
+
+
+def panels(request: HttpRequest) -> list[dict]:
+    if not request.user.is_authenticated:
+        return []
+    sessions = selectors.training_session_recent_for_user(user=request.user, limit=6)
+    if not sessions and not selectors.dataset_list_for_user(user=request.user).exists():
+        return []
+    sessions.sort(key=lambda s: (not s.is_active, -s.created_at.timestamp()))
+    return [
+        {
+            "template": "training/_dashboard_panel.html",
+            "order": 40,
+            "context": {"sessions": sessions},
+        }
+    ]
