@@ -23,6 +23,12 @@ def _media_root(tmp_path, settings):
 
 
 @pytest.fixture
+def media_root(_media_root) -> Path:
+    """The temporary MEDIA_ROOT of this test (to look at what was written)."""
+    return _media_root
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """../shared/data (real skin photos); the test is skipped when it is absent."""
     if not SHARED_DATA.is_dir():
