@@ -67,12 +67,16 @@ def upload(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     analysis = selectors.analysis_get_for_user(user=request.user, pk=pk)
     advice = Advice.from_dict(analysis.advice) if analysis.advice else None
+    strong = analysis.top_class in STRONG_WARNING_CLASSES or bool(
+        advice and advice.see_dermatologist
+    )
+    # The advice block carries the dermatologist notice itself when it is shown expanded.
+    advice_says_it = bool(advice and advice.see_dermatologist and not analysis.uncertain)
     context = {
         "analysis": analysis,
         "advice": advice,
         "task": catalog.task_info(analysis.task),
-        "strong_warning": analysis.top_class in STRONG_WARNING_CLASSES
-        or bool(advice and advice.see_dermatologist),
+        "strong_warning": strong and not advice_says_it,
         "probabilities": analysis.sorted_probabilities,
         "data": AnalysisSerializer(analysis).data,
         "panels": panels.collect("analysis_result", request, analysis),
