@@ -76,6 +76,12 @@ def resize_shorter(image: Image.Image, shorter: int) -> Image.Image:
     return image.resize(new, Image.BILINEAR)
 
 
+def resized_array(image: Image.Image, size: int) -> np.ndarray:
+    """Steps 1-2 of the eval preprocessing for crop ``size``, as a writable HWC uint8 array
+    (what training keeps in memory; its centre crop is exactly steps 1-3)."""
+    return np.array(resize_shorter(open_rgb(image), resize_size(size)), dtype=np.uint8)
+
+
 def center_crop(image: Image.Image | np.ndarray, size: int) -> np.ndarray:
     """Centre crop to an HWC uint8 array (pads with black first when the image is smaller)."""
     array = np.asarray(image, dtype=np.uint8)

@@ -72,7 +72,7 @@ class DatasetIndex:
             return record.path
         return f"{self.sources[record.source].name}/{record.path}"
 
-    def keys(self) -> list[str]:
+    def all_keys(self) -> list[str]:
         return [self.key(r) for r in self.records]
 
     def with_records(self, records: Sequence[ImageRecord]) -> DatasetIndex:

@@ -94,7 +94,7 @@ def split(
     """
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise ValueError(f"val ({val}) and test ({test}) must be in [0, 1) and sum below 1")
-    keys = index.keys()
+    keys = index.all_keys()
     labels = [r.label for r in index.records]
     unit_of = _units(index, group_key, infos, near_duplicate_distance)
     members: dict[int, list[int]] = {}

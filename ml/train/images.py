@@ -11,14 +11,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomSampler
 
-from ml.transforms import center_crop, open_rgb, resize_shorter
-
-
-def cache_image(image: Image.Image, resize: int) -> np.ndarray:
-    return np.asarray(resize_shorter(open_rgb(image), resize), dtype=np.uint8)
+from ml.transforms import center_crop
 
 
 class AugmentedImages(Dataset):

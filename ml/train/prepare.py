@@ -29,7 +29,7 @@ from ml.data import (
 )
 from ml.data.validation import build_report
 from ml.train.config import TrainConfig
-from ml.transforms import open_rgb, resize_shorter, resize_size
+from ml.transforms import resized_array
 
 TrainData = DatasetIndex | DataSpec | Path | str
 
@@ -81,10 +81,9 @@ def prepare(
     """Inspect every image once (decode, hashes), cache it resized, clean, then split."""
     index = load_index(data)
     raw: dict[int, np.ndarray] = {}
-    resize = resize_size(cfg.image_size)
 
     def keep(i: int, image: Image.Image) -> None:
-        raw[i] = np.array(resize_shorter(open_rgb(image), resize), dtype=np.uint8)
+        raw[i] = resized_array(image, cfg.image_size)
 
     infos = inspect_images(
         index, perceptual=cfg.near_duplicate_distance >= 0, on_decoded=keep, progress=progress
@@ -139,7 +138,7 @@ def _fix_splits(
             infos=infos,
             near_duplicate_distance=cfg.near_duplicate_distance,
         )
-    known = set(index.keys())
+    known = set(index.all_keys())
     missing = [k for n in ("train", "val", "test") for k in splits.keys(n) if k not in known]
     if missing:
         raise ValueError(
