@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.data import DatasetIndex, LabelMapping, SourceSpec, concat, validate
-from ml.train import Event, TrainConfig
+from ml.train import TrainConfig
 from ml.train.progress import ProgressPrinter
 
 
@@ -147,14 +147,15 @@ def _train(args: argparse.Namespace) -> int:
     cfg = _config(args)
     out = args.out or Path("runs") / time.strftime("ml-%Y%m%d-%H%M%S")
     printer = ProgressPrinter()
-    stop = _GracefulStop()
-
-    def on_event(event: Event) -> None:
-        printer.event(event)
-
-    result = train(
-        cfg, load_data(args), on_event=on_event, should_stop=stop, run_dir=out, resume=args.resume
-    )
+    with _GracefulStop() as stop:
+        result = train(
+            cfg,
+            load_data(args),
+            on_event=printer.event,
+            should_stop=stop,
+            run_dir=out,
+            resume=args.resume,
+        )
     printer.close()
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -191,11 +192,19 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 class _GracefulStop:
-    """First Ctrl-C asks the loop to stop after the current batch; the second one aborts."""
+    """First Ctrl-C asks the loop to stop after the current batch; the second one aborts.
+    The previous SIGINT handler is restored on exit."""
 
     def __init__(self) -> None:
         self.requested = False
-        signal.signal(signal.SIGINT, self._handle)
+        self._previous: Any = None
+
+    def __enter__(self) -> _GracefulStop:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested:

@@ -89,16 +89,14 @@ def decode(data: bytes) -> tuple[Status, Image.Image | None, str | None]:
     """Fully decode image bytes; classify failures as non_image, truncated or unreadable."""
     try:
         image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        return "non_image", None, "not an image format Pillow recognises"
-    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image.load()
+    except UnidentifiedImageError:
+        return "non_image", None, "not an image format Pillow recognises"
     except OSError as exc:
-        if "truncated" in str(exc).lower():
-            return "truncated", None, str(exc)
-        return "unreadable", None, str(exc)
+        status: Status = "truncated" if "truncated" in str(exc).lower() else "unreadable"
+        return status, None, str(exc)
     except (ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         return "unreadable", None, str(exc)
     return "ok", image, None

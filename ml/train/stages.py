@@ -105,7 +105,7 @@ def run_model(
     """Apply ``fn`` to normalised centre crops of cached images, in order (optionally + hflip)."""
     t.model.eval()
     outs, total = [], (len(arrays) + t.cfg.eval_batch_size - 1) // t.cfg.eval_batch_size
-    start, seen = time.perf_counter(), 0
+    start, seen, stage = time.perf_counter(), 0, "frozen" if phase == "features" else "eval"
     for step, batch in enumerate(eval_batches(arrays, t.cfg.image_size, t.cfg.eval_batch_size)):
         t.check_stop(step)
         x = t.normalizer(batch)
@@ -117,7 +117,7 @@ def run_model(
         rate = seen / (time.perf_counter() - start)
         t.emit(
             BatchProgress(
-                "eval", phase, t.epoch + 1, step + 1, total, None, rate, (len(arrays) - seen) / rate
+                stage, phase, t.epoch + 1, step + 1, total, None, rate, (len(arrays) - seen) / rate
             )
         )
     if not outs:
