@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -73,7 +74,7 @@ class Reporter:
     """`on_event` for ml.train.train: records each event (batch events throttled to about
     2 writes/s; epoch ends, log lines and status events always) and pushes every one of them."""
 
-    def __init__(self, session_id: int) -> None:
+    def __init__(self, session_id: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         from training.models import TrainingSession
 
         session = TrainingSession.objects.get(pk=session_id)
@@ -83,6 +84,7 @@ class Reporter:
         self.log = deque(session.log_tail or [], maxlen=int(conf.get("TRAINING_LOG_TAIL_LINES")))
         self.counts: dict[str, int] = {}
         self.writes = 0
+        self._clock = clock
         self._last_write = float("-inf")
 
     def __call__(self, event: Any) -> None:
@@ -101,7 +103,7 @@ class Reporter:
 
         services.training_session_record_progress(session_id=self.session_id, **fields)
         self.writes += 1
-        self._last_write = time.monotonic()
+        self._last_write = self._clock()
 
     def _append_log(self, message: str, level: str = "info") -> dict[str, str]:
         entry = log_entry(message, level)
@@ -144,7 +146,7 @@ class Reporter:
         step, total = int(data.get("step") or 0), int(data.get("total_steps") or 0)
         within = step / total if total else 0.0
         fraction = data["fraction"] = self._fraction(data.get("phase"), epoch, within)
-        due = time.monotonic() - self._last_write >= self.interval or (total and step >= total)
+        due = self._clock() - self._last_write >= self.interval or (total and step >= total)
         if due:
             fields = {
                 "stage": data.get("stage", ""),

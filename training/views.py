@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from skinplatform import panels
 from training import compare, selectors, services, thumbnails
 from training.forms import (
     TASK_SUGGESTIONS,
@@ -246,6 +247,8 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "can_edit": selectors.can_edit(user=request.user, team_id=session.team_id),
         "is_owner": selectors.is_owner(user=request.user, team_id=session.team_id),
         "model_versions": session.model_versions.all(),
+        # Other apps' content under a run (feedback's questionnaire once it has finished).
+        "panels": panels.collect("training_session", request, session),
     }
     return render(request, "training/session_detail.html", context)
 

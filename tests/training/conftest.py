@@ -55,3 +55,13 @@ def fast_training(settings):
     settings.TRAINING_PROGRESS_INTERVAL_S = 0.05
     settings.TORCH_THREADS = 1
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Presence lists and cancel flags live in the cache; ids restart between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

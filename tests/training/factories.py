@@ -3,6 +3,7 @@ tests needing those use the shared_data fixture)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import zipfile
@@ -23,6 +24,7 @@ PALETTE = {
 }
 
 
+@functools.cache
 def synthetic_image(label: str, index: int, size: int = 48, fmt: str = "PNG") -> bytes:
     """A small image whose colour carries its class, with noise so no two are alike."""
     rng = random.Random(f"{label}-{index}")

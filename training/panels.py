@@ -1,4 +1,5 @@
-"""Home dashboard panel of training: the recent runs of my teams, running ones first."""
+"""Panels training adds to other pages (skinplatform.panels): the recent runs of my teams on the
+home dashboard, running ones first."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.http import HttpRequest
 from training import selectors
 
 
-def panels(request: HttpRequest) -> list[dict]:
+def dashboard(request: HttpRequest) -> list[dict]:
     if not request.user.is_authenticated:
         return []
     sessions = selectors.training_session_recent_for_user(user=request.user, limit=6)

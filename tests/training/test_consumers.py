@@ -1,0 +1,166 @@
+"""The session websocket: who may connect, the snapshot, the stream, presence, reconnects."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from accounts import services as account_services
+from accounts.auth import TokenAuthMiddleware
+from tests.factories import TeamFactory, UserFactory
+from tests.training.factories import EpochMetricFactory, TrainingSessionFactory
+from training import progress
+from training.routing import websocket_urlpatterns
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+app = TokenAuthMiddleware(URLRouter(websocket_urlpatterns))
+
+
+@database_sync_to_async
+def _world():
+    alice, bob, vera, carol = (UserFactory(username=n) for n in ("alice", "bob", "vera", "carol"))
+    team = TeamFactory(owner=alice, members={bob: "member", vera: "viewer"})
+    session = TrainingSessionFactory(
+        dataset_version__dataset__team=team,
+        status="running",
+        log_tail=[{"at": "2026-01-01T00:00:00", "level": "info", "message": "hello"}],
+    )
+    EpochMetricFactory(session=session, epoch=1)
+    return {"alice": alice, "bob": bob, "vera": vera, "carol": carol, "session": session}
+
+
+async def _connect(user, session_id: int, headers=None):
+    communicator = WebsocketCommunicator(app, f"/ws/training/{session_id}/", headers=headers or [])
+    communicator.scope["user"] = user if user is not None else AnonymousUser()
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def _next(communicator, event: str) -> dict:
+    """The next message of one kind (presence broadcasts may interleave)."""
+    for _ in range(20):
+        message = await communicator.receive_json_from(timeout=2)
+        if message.get("event", message.get("type")) == event:
+            return message
+    raise AssertionError(f"no {event} message")
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed", "code"),
+    [
+        (None, False, 4401),
+        ("carol", False, 4403),
+        ("vera", True, None),
+        ("bob", True, None),
+        ("alice", True, None),
+    ],
+)
+async def test_access_matrix(who, allowed, code):
+    world = await _world()
+    communicator, connected, close_code = await _connect(
+        world[who] if who else None, world["session"].pk
+    )
+    assert connected is allowed
+    if allowed:
+        snapshot = await communicator.receive_json_from()
+        assert snapshot["type"] == "snapshot"
+        await communicator.disconnect()
+    else:
+        assert close_code == code
+
+
+async def test_unknown_session_looks_like_a_foreign_one():
+    world = await _world()
+    _, connected, code = await _connect(world["alice"], 999_999)
+    assert (connected, code) == (False, 4403)
+
+
+async def test_token_header_authenticates_api_clients():
+    world = await _world()
+    token = await database_sync_to_async(account_services.api_token_rotate)(user=world["bob"])
+    communicator, connected, _ = await _connect(
+        None, world["session"].pk, headers=[(b"authorization", f"Token {token.key}".encode())]
+    )
+    assert connected
+    assert (await communicator.receive_json_from())["watchers"][0]["username"] == "bob"
+    await communicator.disconnect()
+
+
+async def test_snapshot_then_stream_reach_every_watcher_alike():
+    world = await _world()
+    session = world["session"]
+    alice, _, _ = await _connect(world["alice"], session.pk)
+    snapshot = await alice.receive_json_from()
+    assert snapshot["v"] == progress.WS_FORMAT_VERSION
+    assert snapshot["session"]["id"] == session.pk
+    assert snapshot["session"]["status"] == "running"
+    assert [e["epoch"] for e in snapshot["epochs"]] == [1]
+    assert snapshot["log_tail"][0]["message"] == "hello"
+    bob, _, _ = await _connect(world["bob"], session.pk)
+    await bob.receive_json_from()  # his snapshot
+
+    epoch = {"event": "epoch", "kind": "epoch_end", "epoch": {"epoch": 2, "macro_f1": 0.7}}
+    await database_sync_to_async(progress.publish)(session.pk, epoch)
+    seen_by_alice = await _next(alice, "epoch")
+    seen_by_bob = await _next(bob, "epoch")
+    assert seen_by_alice == seen_by_bob == {"type": "event", "v": 1, **epoch}
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_other_sessions_events_do_not_leak():
+    world = await _world()
+    other = await database_sync_to_async(TrainingSessionFactory)(
+        dataset_version__dataset__team=world["session"].team
+    )
+    communicator, _, _ = await _connect(world["alice"], world["session"].pk)
+    await communicator.receive_json_from()
+    await _next(communicator, "presence")
+    await database_sync_to_async(progress.publish)(other.pk, {"event": "log", "line": {}})
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_presence_shows_who_else_is_watching():
+    world = await _world()
+    session_id = world["session"].pk
+    alice, _, _ = await _connect(world["alice"], session_id)
+    assert [w["username"] for w in (await alice.receive_json_from())["watchers"]] == ["alice"]
+    bob, _, _ = await _connect(world["bob"], session_id)
+    assert [w["username"] for w in (await bob.receive_json_from())["watchers"]] == [
+        "alice",
+        "bob",
+    ]
+    joined = await _next(alice, "presence")
+    while [w["username"] for w in joined["watchers"]] != ["alice", "bob"]:
+        joined = await _next(alice, "presence")
+    second_tab, _, _ = await _connect(world["bob"], session_id)
+    tabs = (await second_tab.receive_json_from())["watchers"]
+    assert {w["username"]: w["connections"] for w in tabs} == {"alice": 1, "bob": 2}
+    await second_tab.disconnect()
+    await bob.disconnect()
+    left = await _next(alice, "presence")
+    while [w["username"] for w in left["watchers"]] != ["alice"]:
+        left = await _next(alice, "presence")
+    await alice.disconnect()
+
+
+async def test_reconnect_gets_a_fresh_snapshot_and_ping_answers():
+    world = await _world()
+    session = world["session"]
+    first, _, _ = await _connect(world["bob"], session.pk)
+    await first.receive_json_from()
+    await first.disconnect()
+    await database_sync_to_async(EpochMetricFactory)(session=session, epoch=2)
+    again, _, _ = await _connect(world["bob"], session.pk)
+    snapshot = await again.receive_json_from()
+    assert [e["epoch"] for e in snapshot["epochs"]] == [1, 2]  # what was missed is in it
+    await again.send_json_to({"type": "ping"})
+    assert (await _next(again, "pong"))["type"] == "pong"
+    await again.send_json_to({"type": "snapshot"})
+    assert (await _next(again, "snapshot"))["session"]["id"] == session.pk
+    await again.disconnect()
