@@ -256,9 +256,13 @@ def _forget(uids: set[str]) -> int:
     return removed
 
 
+def _is_ours(folder: Path) -> bool:
+    return folder.is_dir() and folder.resolve().is_relative_to(snapshots_root().resolve())
+
+
 def _forget_in(snapshot: DatasetSnapshot, uids: set[str]) -> int:
     folder = Path(snapshot.path)
-    if not folder.is_dir():
+    if not _is_ours(folder):  # never delete anything outside the feedback folders
         return 0
     gone: Counter[str] = Counter()
     for class_dir in (p for p in folder.iterdir() if p.is_dir()):
@@ -335,5 +339,5 @@ def _enqueue_processing(version_id: int) -> None:
 def feedback_snapshot_delete_folder(*, path: str) -> None:
     """The snapshot row is gone (its dataset version was deleted): its folder goes too."""
     folder = Path(path)
-    if folder.is_dir() and folder.resolve().is_relative_to(snapshots_root().resolve()):
+    if _is_ours(folder):
         shutil.rmtree(folder, ignore_errors=True)
