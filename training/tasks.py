@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from training import conf, services
+from training.data import load_training_data
 from training.models import DatasetVersion, TrainingSession
 from training.services.sessions import cancel_flag_cached, training_session_should_stop
 
@@ -113,23 +114,6 @@ def _describe(exc: BaseException) -> str:
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     place = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
     return f"{type(exc).__name__}: {exc}{place}"
-
-
-def load_training_data(session: TrainingSession) -> Any:
-    """The session's dataset version as an ml.data index, with its label mapping applied."""
-    from ml import data as ml_data
-
-    version = session.dataset_version
-    if version is None or not version.storage_path:
-        raise RuntimeError("The dataset version of this run was deleted; clone the run instead.")
-    index = ml_data.scan(
-        version.storage_path,
-        group_csv=version.group_csv_path or None,
-        group_column=version.group_column or "lesion_id",
-        id_column=version.id_column or "image_id",
-    )
-    mapping = ml_data.LabelMapping.from_dict(session.config.get("label_mapping") or {})
-    return mapping.apply(index)
 
 
 def _train(session: TrainingSession) -> Any:

@@ -271,3 +271,27 @@ def test_shared_content_survives_the_deletion_of_one_dataset(
     assert other.storage_path == ready_version.storage_path  # content-addressed: stored once
     services.dataset_delete(dataset=ready_version.dataset, user=user)
     assert Path(other.storage_path).is_dir()
+
+
+def test_a_changed_server_folder_is_revalidated(
+    team, staff_user, tmp_path, django_capture_on_commit_callbacks
+):
+    folder = make_image_folder(tmp_path / "srv", {"blue": 4, "red": 4})
+    with django_capture_on_commit_callbacks(execute=True):
+        version = services.dataset_version_register_folder(
+            user=staff_user, team=team, name="srv", task="colours", path=str(folder)
+        )
+    version.refresh_from_db()
+    before = version.sha256
+    (folder / "red" / "red_000.png").unlink()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.dataset_version_revalidate(version=version) is True
+    version.refresh_from_db()
+    assert version.status == "ready"
+    assert version.class_counts == {"blue": 4, "red": 3}
+    assert version.sha256 not in ("", before)
+
+
+def test_uploaded_versions_are_never_revalidated(ready_version):
+    with pytest.raises(ValidationError, match="never changes"):
+        services.dataset_version_revalidate(version=ready_version)

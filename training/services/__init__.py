@@ -9,6 +9,7 @@ from training.services.datasets import (
     dataset_version_create_from_folder,
     dataset_version_process,
     dataset_version_register_folder,
+    dataset_version_revalidate,
     dataset_version_upload,
 )
 from training.services.registry import (
@@ -38,6 +39,7 @@ __all__ = [
     "dataset_version_create_from_folder",
     "dataset_version_process",
     "dataset_version_register_folder",
+    "dataset_version_revalidate",
     "dataset_version_upload",
     "epoch_metric_record",
     "model_version_export",

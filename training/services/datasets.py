@@ -334,6 +334,38 @@ def dataset_version_register_folder(
         )
 
 
+def dataset_version_revalidate(*, version: DatasetVersion) -> bool:
+    """A folder read in place (server folder, feedback export) changed: hash and validate it
+    again so its hash, counts and report describe what is there now. False while it is still
+    being processed (the running pass will see the new files anyway). Uploads never change."""
+    if version.source == DatasetVersion.Source.UPLOAD:
+        raise ValidationError("An uploaded version never changes; upload a new version instead.")
+    with transaction.atomic():
+        updated = (
+            DatasetVersion.objects.filter(pk=version.pk)
+            .exclude(
+                status__in=[
+                    DatasetVersion.Status.QUEUED,
+                    DatasetVersion.Status.EXTRACTING,
+                    DatasetVersion.Status.VALIDATING,
+                ]
+            )
+            .update(
+                status=DatasetVersion.Status.QUEUED,
+                sha256="",
+                error="",
+                report={},
+                class_counts={},
+                image_count=0,
+                processed_at=None,
+            )
+        )
+        if updated:
+            _enqueue_processing(version)
+    version.refresh_from_db()
+    return bool(updated)
+
+
 # ---------------------------------------------------------------- processing (task body)
 def _set(version: DatasetVersion, **fields: Any) -> None:
     for key, value in fields.items():

@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from training.models import ModelVersion, TrainingSession
+from training.progress import clean_json
 from training.services._common import enqueue_on_commit, require_owner
 
 log = logging.getLogger("training")
@@ -30,19 +31,32 @@ def registry_dir(task: str, version: int) -> Path:
     return Path(settings.MEDIA_ROOT) / "registry" / task / str(version)
 
 
-def export_bundle(*, checkpoint: Path, out_dir: Path, task: str, metadata: dict) -> dict[str, Any]:
-    """The one call into ml.export: checkpoint -> `out_dir/model.onnx` + `out_dir/card.json`.
-    Returns the model card. Runs in a worker (ml.export imports torch)."""
+def export_bundle(*, session: TrainingSession, out_dir: Path, task: str) -> dict[str, Any]:
+    """The one call into ml.export: the run's best checkpoint -> `out_dir/model.onnx` +
+    `card.json` (parity-checked against PyTorch, calibrated on validation, scored on the
+    held-out test split). Returns {"card": ..., "test": ..., "parity": ...}. Runs in a worker:
+    ml.export imports torch and onnx."""
     try:
-        from ml import export as ml_export
+        from ml.export import export_run
     except ModuleNotFoundError as exc:
         if exc.name not in ("ml.export", "ml"):
             raise
         raise ExportUnavailable(
-            "Export is not available yet: this build has no ml.export (ONNX exporter)."
+            "Export is not available: this build has no ml.export (ONNX exporter)."
         ) from exc
-    card = ml_export.export_bundle(checkpoint, out_dir, task=task, metadata=metadata)
-    return card if isinstance(card, dict) else getattr(card, "to_dict", lambda: {})()
+    from training.data import load_training_data
+
+    # The run's own images with its label mapping applied (the raw folders may name classes
+    # the mapping merged or dropped).
+    report = export_run(
+        Path(session.run_dir), out_dir, task=task, data=load_training_data(session)
+    ).to_dict()
+    return {
+        "card": report["card"],
+        "test": report.get("test_metrics") or {},
+        "parity": report.get("parity") or {},
+        "bundle_bytes": report.get("bundle_bytes"),
+    }
 
 
 def model_version_promote(
@@ -99,39 +113,38 @@ def model_version_export(*, model_version_id: int) -> ModelVersion:
     if version.status != ModelVersion.Status.EXPORTING:
         return version
     out_dir = Path(version.bundle_path)
-    metadata = {
-        "task": version.task,
-        "version": version.version,
-        "classes": version.classes,
-        "metrics": version.metrics,
-        "source_session": version.source_session_id,
-        "config": version.source_session.config if version.source_session else {},
-    }
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        card = export_bundle(
-            checkpoint=Path(version.checkpoint_path),
-            out_dir=out_dir,
-            task=version.task,
-            metadata=metadata,
-        )
+        if version.source_session is None:
+            raise ExportUnavailable("The source run of this version was deleted.")
+        exported = export_bundle(session=version.source_session, out_dir=out_dir, task=version.task)
     except Exception as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
         message = str(exc) if isinstance(exc, ExportUnavailable) else f"Export failed: {exc}"
         ModelVersion.objects.filter(pk=version.pk).update(
-            status=ModelVersion.Status.FAILED, error=message
+            status=ModelVersion.Status.FAILED, error=message[:4000]
         )
         version.refresh_from_db()
         if not isinstance(exc, ExportUnavailable):
             raise
         return version
+    card = exported["card"] or {}
+    metrics = {**version.metrics, "served_test": _served_summary(exported["test"])}
     ModelVersion.objects.filter(pk=version.pk).update(
-        status=ModelVersion.Status.READY, card=card or {}, error=""
+        status=ModelVersion.Status.READY,
+        card=clean_json(card),
+        metrics=clean_json(metrics),
+        classes=list(card.get("classes") or version.classes),
+        error="",
     )
     version.refresh_from_db()
     if version.production_requested:
         _set_production(version)
     return version
+
+
+def _served_summary(test: dict) -> dict:
+    keys = ("n", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "roc_auc")
+    return {k: test[k] for k in keys if test.get(k) is not None}
 
 
 def model_version_set_production(
