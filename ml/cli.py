@@ -57,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--split", choices=["train", "val", "test"], help="only this split of the run's splits.json"
     )
-    e.add_argument("--tta", action="store_true", help="average with the horizontal flip")
+    e.add_argument(
+        "--tta",
+        choices=["none", "hflip", "dihedral"],
+        default="none",
+        help="average logits over flipped (and, dihedral, rotated) views",
+    )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
     return parser

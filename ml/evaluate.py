@@ -18,7 +18,7 @@ from ml.data import DatasetIndex, Splits
 from ml.data.inspect import decode
 from ml.metrics import Metrics, classification_metrics, softmax
 from ml.train.prepare import TrainData, load_index
-from ml.transforms import EvalTransform, open_rgb
+from ml.transforms import EvalTransform, open_rgb, tta_views
 
 
 class Predictor(Protocol):
@@ -60,7 +60,7 @@ class EvaluationResult:
     model: str
     data: str
     split: str | None
-    tta: bool
+    tta: str
     metrics: Metrics
     skipped: tuple[str, ...] = ()
 
@@ -88,7 +88,7 @@ def evaluate(
     *,
     split: str | None = None,
     splits_file: Path | None = None,
-    tta: bool = False,
+    tta: str = "none",
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
 ) -> EvaluationResult:
@@ -130,7 +130,7 @@ def _predict_all(
     index: DatasetIndex,
     records: Sequence[Any],
     predictor: Predictor,
-    tta: bool,
+    tta: str,
     batch_size: int,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -153,11 +153,9 @@ def _predict_all(
     return np.asarray(labels, dtype=np.int64), logits, unreadable
 
 
-def _logits(predictor: Predictor, batch: np.ndarray, tta: bool) -> np.ndarray:
-    out = predictor.predict_logits(batch)
-    if tta:
-        out = (out + predictor.predict_logits(np.ascontiguousarray(batch[..., ::-1]))) / 2
-    return out
+def _logits(predictor: Predictor, batch: np.ndarray, tta: str) -> np.ndarray:
+    views = tta_views(batch, tta)
+    return sum(predictor.predict_logits(v) for v in views) / len(views)
 
 
 class CheckpointPredictor:

@@ -26,6 +26,7 @@ from PIL import Image, ImageOps
 
 CROP_FRACTION = 0.875
 AUGMENTATIONS = ("none", "crop_flip", "geometric", "photometric")
+TTA_MODES = ("none", "hflip", "dihedral")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,19 @@ def preprocess(
 ) -> np.ndarray:
     """The eval/inference preprocessing of one image: a CHW float32 array (see module doc)."""
     return EvalTransform.for_size(size, mean, std)(open_rgb(source))
+
+
+def tta_views(batch: np.ndarray, mode: str) -> list[np.ndarray]:
+    """Test-time views of an NCHW batch whose logits are averaged: ``hflip`` adds the mirror
+    image; ``dihedral`` uses all 8 rotations/flips (for dermoscopy, which has no "up")."""
+    if mode not in TTA_MODES:
+        raise ValueError(f"unknown TTA mode {mode!r}; choose one of {TTA_MODES}")
+    if mode == "none":
+        return [batch]
+    if mode == "hflip":
+        return [batch, np.ascontiguousarray(batch[..., ::-1])]
+    rotations = [np.rot90(batch, k, axes=(2, 3)) for k in range(4)]
+    return [np.ascontiguousarray(v) for r in rotations for v in (r, r[..., ::-1])]
 
 
 def train_augmentation(preset: str, size: int) -> Callable[[Any], Any]:

@@ -20,6 +20,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "class_weights": ("none", "balanced"),
     "sampler": ("shuffle", "balanced"),
     "augmentation": ("none", "crop_flip", "geometric", "photometric"),
+    "tta": ("none", "hflip", "dihedral"),
     "early_stopping_metric": (
         "macro_f1",
         "balanced_accuracy",
@@ -39,7 +40,8 @@ class ConfigError(ValueError):
 class TrainConfig:
     """A training run. Stage 1 trains the head on backbone features computed once (frozen
     backbone, ``frozen_epochs``); stage 2 unfreezes the last ``unfreeze_blocks`` blocks (-1: all)
-    and fine-tunes with augmentation at ``finetune_lr`` for ``finetune_epochs``."""
+    and fine-tunes with augmentation at ``finetune_lr`` for ``finetune_epochs``; ``freeze_bn``
+    keeps every BatchNorm's running statistics fixed in stage 2 (scale and shift still learn)."""
 
     backbone: str = "mobilenet_v2"
     pretrained: bool = True
@@ -64,6 +66,7 @@ class TrainConfig:
     frozen_epochs: int = 5
     finetune_epochs: int = 10
     unfreeze_blocks: int = 4
+    freeze_bn: bool = False
     early_stopping_metric: str = "macro_f1"
     patience: int = 5
     val_fraction: float = 0.15
@@ -71,7 +74,7 @@ class TrainConfig:
     drop_duplicates: bool = True
     drop_label_conflicts: bool = True
     near_duplicate_distance: int = 4
-    tta: bool = False
+    tta: str = "none"
     seed: int = 0
     threads: int = 2
     workers: int = 0

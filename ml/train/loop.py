@@ -327,12 +327,16 @@ class Trainer:
         return result
 
     def _score(self, split: str) -> tuple[Metrics | None, Metrics | None]:
-        """Plain and (when ``tta``) flip-averaged metrics of the current model on a split."""
+        """Plain and (when ``tta`` is set) test-time-augmented metrics of the model on a split."""
         _, arrays, labels = self.prep.split_arrays(split)
         if not arrays:
             return None, None
         logits = run_model(self, arrays, self.model, "eval")
-        tta = run_model(self, arrays, self.model, "eval", tta=True) if self.cfg.tta else None
+        tta = (
+            None
+            if self.cfg.tta == "none"
+            else run_model(self, arrays, self.model, "eval", self.cfg.tta)
+        )
         self._save_logits(
             f"{split}_logits.npz", split, logits, **({"logits_tta": tta} if tta is not None else {})
         )

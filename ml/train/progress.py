@@ -70,7 +70,7 @@ class ProgressPrinter:
             f"best epoch {result.best_epoch} ({result.metric} {result.best_value})",
             f"run dir: {result.run_dir}",
         ]
-        for name, m in (("val", result.val), ("test", result.test), ("test+flip", result.test_tta)):
+        for name, m in (("val", result.val), ("test", result.test), ("test+TTA", result.test_tta)):
             if m is not None:
                 lines.append(
                     f"{name:>9}: accuracy {m.accuracy:.3f}  balanced accuracy "

@@ -100,18 +100,18 @@ def run_model(
     arrays: list[np.ndarray],
     fn: Callable[[torch.Tensor], torch.Tensor],
     phase: str,
-    tta: bool = False,
+    tta: str = "none",
 ) -> np.ndarray:
-    """Apply ``fn`` to normalised centre crops of cached images, in order (optionally + hflip)."""
+    """Apply ``fn`` to normalised centre crops of cached images, in order; with ``tta`` the
+    logits are averaged over the views of ``ml.transforms.tta_views``."""
     t.model.eval()
     outs, total = [], (len(arrays) + t.cfg.eval_batch_size - 1) // t.cfg.eval_batch_size
     start, seen, stage = time.perf_counter(), 0, "frozen" if phase == "features" else "eval"
     for step, batch in enumerate(eval_batches(arrays, t.cfg.image_size, t.cfg.eval_batch_size)):
         t.check_stop(step)
         x = t.normalizer(batch)
-        out = fn(x)
-        if tta:
-            out = (out + fn(torch.flip(x, dims=[3]))) / 2
+        views = _views(x, tta)
+        out = sum(fn(v) for v in views) / len(views)
         outs.append(out.float().numpy())
         seen += len(batch)
         rate = seen / (time.perf_counter() - start)
@@ -197,12 +197,30 @@ def finetune_stage(t: Trainer, resume: dict[str, Any] | None) -> None:
     loss_fn = make_loss(cfg, y_train, len(t.prep.classes))
     for epoch in range(stage.start_epoch, stage.epochs):
         t.model.train()
-        for block in frozen:
-            block.eval()  # frozen BatchNorm keeps its ImageNet statistics
+        for module in frozen + (_batch_norms(t.model) if cfg.freeze_bn else []):
+            module.eval()  # frozen blocks (+ every BatchNorm with freeze_bn) keep their statistics
         out = fit_epoch(t, stage, epoch, loader, steps, lambda x: t.model(t.normalizer(x)), loss_fn)
         val_logits = run_model(t, val_arrays, t.model, "eval") if val_arrays else None
         if t.end_epoch(stage, epoch, out, val_logits, y_val):
             break
+
+
+def _views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
+    """The torch twin of ``ml.transforms.tta_views`` (same order)."""
+    if mode == "none":
+        return [x]
+    if mode == "hflip":
+        return [x, torch.flip(x, dims=[3])]
+    rotations = [torch.rot90(x, k, dims=(2, 3)) for k in range(4)]
+    return [
+        v.contiguous(memory_format=torch.channels_last)
+        for r in rotations
+        for v in (r, torch.flip(r, dims=[3]))
+    ]
+
+
+def _batch_norms(model: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
 
 
 def _steps(cap: int, available: int) -> int:

@@ -49,7 +49,7 @@ class Recorder:
 
 def test_training_emits_events_and_writes_a_self_describing_run_dir(tiny_data, tmp_path) -> None:
     rec = Recorder()
-    result = train(TINY.replace(tta=True), tiny_data, on_event=rec, run_dir=tmp_path / "run")
+    result = train(TINY.replace(tta="dihedral"), tiny_data, on_event=rec, run_dir=tmp_path / "run")
     kinds = rec.kinds()
     assert kinds[kinds.index("run_started") - 1] == "log"
     assert kinds[-1] == "finished"

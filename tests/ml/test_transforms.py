@@ -20,6 +20,7 @@ from ml.transforms import (
     resize_size,
     resized_array,
     train_augmentation,
+    tta_views,
 )
 from tests.ml.helpers import jpeg_bytes, make_image
 
@@ -80,3 +81,15 @@ def test_augmentation_presets_return_uint8_crops_of_the_size(preset, photo) -> N
 def test_unknown_augmentation_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown augmentation"):
         train_augmentation("mixup", 32)
+
+
+@pytest.mark.parametrize(("mode", "count"), [("none", 1), ("hflip", 2), ("dihedral", 8)])
+def test_tta_views_match_between_numpy_and_torch(mode, count) -> None:
+    from ml.train.stages import _views
+
+    batch = np.random.default_rng(0).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    views = tta_views(batch, mode)
+    assert len(views) == count
+    assert len({v.tobytes() for v in views}) == count  # all different
+    for ours, theirs in zip(views, _views(torch.from_numpy(batch), mode), strict=True):
+        np.testing.assert_array_equal(ours, theirs.numpy())
