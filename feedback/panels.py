@@ -13,7 +13,9 @@ from feedback.forms import ResponseForm
 from training.models import TrainingSession
 
 
-def _panel(request: HttpRequest, *, analysis=None, session=None, action: str, back: str) -> list:
+def _panel(
+    request: HttpRequest, *, analysis=None, session=None, action: str, back: str, outer: str
+) -> list:
     questionnaire, response = selectors.questionnaire_for_target(
         user=request.user, analysis=analysis, training_session=session
     )
@@ -31,6 +33,7 @@ def _panel(request: HttpRequest, *, analysis=None, session=None, action: str, ba
                 "action": action,
                 "back": back,
                 "analysis": analysis,
+                "outer_class": outer,  # the result page stacks it; the run page has a grid row
             },
         }
     ]
@@ -44,6 +47,7 @@ def analysis_result(request: HttpRequest, analysis: Analysis) -> list[dict]:
         analysis=analysis,
         action=reverse("feedback:analysis-response", args=[analysis.pk]),
         back=reverse("analysis:detail", args=[analysis.pk]),
+        outer="mt-4",
     )
 
 
@@ -57,6 +61,7 @@ def training_session(request: HttpRequest, session: TrainingSession) -> list[dic
         session=session,
         action=reverse("feedback:session-response", args=[session.pk]),
         back=reverse("training:session-detail", args=[session.pk]),
+        outer="col-lg-8",
     )
 
 

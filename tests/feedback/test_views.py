@@ -296,3 +296,29 @@ def test_dashboard_panel_only_for_those_who_may_use_the_dataset(client, user, te
     assert b"Feedback dataset" in client.get(reverse("home")).content
     client.force_login(other_user)
     assert b"Feedback dataset" not in client.get(reverse("home")).content
+
+
+@pytest.mark.parametrize(
+    ("who", "shown"),
+    [("user", True), ("member_user", True), ("viewer_user", True), ("other_user", None)],
+)
+def test_the_run_page_shows_the_questionnaire_once_the_run_has_ended(
+    request, finished_session, session_questionnaire, who, shown
+):
+    page = client_for(request, who).get(
+        reverse("training:session-detail", args=[finished_session.pk])
+    )
+    if shown is None:
+        assert page.status_code == 404
+        return
+    html = page.content.decode()
+    assert 'id="feedback-panel"' in html
+    assert reverse("feedback:session-response", args=[finished_session.pk]) in html
+
+
+def test_the_run_page_has_no_questionnaire_while_running(client, user, team, session_questionnaire):
+    session = TrainingSessionFactory(team=team, status=TrainingSession.Status.RUNNING)
+    client.force_login(user)
+    page = client.get(reverse("training:session-detail", args=[session.pk]))
+    assert page.status_code == 200
+    assert 'id="feedback-panel"' not in page.content.decode()
