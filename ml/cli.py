@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.data import DatasetIndex, LabelMapping, SourceSpec, concat, validate
+from ml.export import add_export_command
 from ml.train import TrainConfig
 from ml.train.progress import ProgressPrinter
 
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
+    add_export_command(sub)  # python -m ml export (ml.export)
     return parser
 
 

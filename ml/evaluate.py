@@ -182,3 +182,12 @@ def _is_checkpoint(path: Path) -> bool:
 
 
 register_loader(ModelLoader("checkpoint", _is_checkpoint, CheckpointPredictor), first=False)
+
+
+def _load_bundle(path: Path) -> Predictor:
+    from ml.inference import load_predictor as load_bundle  # ONNX model bundles; torch-free
+
+    return load_bundle(path)
+
+
+register_loader(ModelLoader("onnx-bundle", lambda p: (p / "card.json").is_file(), _load_bundle))

@@ -1,0 +1,91 @@
+"""Measurements beyond the test metrics: how often out-of-distribution photos are flagged, and how
+far predictions follow the photo source rather than the skin. Pillow + numpy + onnxruntime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from ml.calibration import energy_score, softmax
+from ml.export.images import Alter, RunData, file_batches, image_files, run_session
+from ml.export.report import ExportError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+
+def ood_rates(
+    session: ort.InferenceSession, run: RunData, uncertainty: dict[str, Any], temperature: float,
+    folders: Sequence[Path],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per folder: the share of its images flagged out of distribution, and flagged at all."""
+    out = []
+    for folder in folders:
+        files = image_files(Path(folder))
+        if not files:
+            raise ExportError(f"{folder}: no images to measure out-of-distribution flags on")
+        logits = run_session(session, file_batches(files, run.transform))
+        ood = energy_score(logits) > uncertainty["ood_threshold"]
+        low = softmax(logits, temperature).max(1) < uncertainty["confidence_threshold"]
+        out.append(
+            {
+                "data": str(folder),
+                "n": len(files),
+                "out_of_distribution_rate": float(ood.mean()),
+                "uncertain_rate": float((ood | low).mean()),
+                "predicted_share": _shares(softmax(logits).argmax(1), run.classes),
+            }
+        )
+    return out
+
+
+def _blur(radius: float) -> Alter:
+    return lambda image: image.filter(ImageFilter.GaussianBlur(radius))
+
+
+def _greyscale(image: Image.Image) -> Image.Image:
+    return image.convert("L").convert("RGB")
+
+
+def source_bias(session: ort.InferenceSession, run: RunData) -> dict[str, Any]:
+    """Prediction shares on the test split per source folder, for the plain images, for images
+    blurred until small lesions disappear, and in greyscale. A model that reads the skin moves
+    blurred acne faces towards the no-lesion class; one that reads the photo source (camera,
+    framing, colour) keeps its answer."""
+    radius = run.transform.size / 40
+    variants: dict[str, Alter | None] = {
+        "plain": None,
+        "blurred": _blur(radius),
+        "greyscale": _greyscale,
+    }
+    records = run.test.records
+    predicted = {
+        name: run_session(session, run.batches(records, alter)).argmax(1)
+        for name, alter in variants.items()
+    }
+    groups: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault(f"{run.index.sources[record.source].name}/{record.folder}", []).append(i)
+    table = {
+        group: {"n": len(members)}
+        | {name: _shares(pred[members], run.classes) for name, pred in predicted.items()}
+        for group, members in sorted(groups.items())
+    }
+    return {
+        "split": "test",
+        "blur_radius_px": radius,
+        "method": "share of each predicted class per source folder: plain, Gaussian-blurred "
+        "(radius image_size/40 on the resized photo), greyscale",
+        "prediction_share_by_source_folder": table,
+    }
+
+
+def _shares(predicted: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    counts = np.bincount(predicted, minlength=len(classes))
+    total = max(len(predicted), 1)
+    return {c: round(float(n) / total, 4) for c, n in zip(classes, counts, strict=True)}

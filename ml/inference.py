@@ -1,0 +1,182 @@
+"""Serving: a calibrated predictor over a model bundle, run with ONNX Runtime, cached per process.
+
+Imports numpy, Pillow and onnxruntime (plus torch-free ``ml`` modules) only: the web process
+never imports torch, scikit-learn or Django through here.
+
+    predictor = load_predictor(Path("models/lesions"))   # once per process (path + card mtime)
+    prediction = predictor.predict(image)                 # PIL image, JPEG/PNG bytes or a path
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from ml.bundle import CARD_FILE, MODEL_FILE, BundleError, ModelCard, read_card, verify_file
+from ml.calibration import energy_score, softmax
+from ml.transforms import EvalTransform, open_rgb
+
+__all__ = ["BundleError", "BundlePredictor", "ModelCard", "Prediction", "load_predictor"]
+
+ImageInput = Image.Image | bytes | str | Path
+LOW_CONFIDENCE = "low_confidence"
+OUT_OF_DISTRIBUTION = "out_of_distribution"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Calibrated class probabilities (card order, summing to 1) and the uncertainty verdict."""
+
+    classes: tuple[str, ...]
+    probabilities: dict[str, float]
+    top_class: str
+    top_probability: float
+    uncertain: bool
+    reasons: tuple[str, ...]
+    ood_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["classes"], out["reasons"] = list(self.classes), list(self.reasons)
+        return out
+
+
+def decode_image(source: ImageInput, min_side: int) -> Image.Image:
+    """An upright RGB image. Bytes and paths of JPEGs are draft-decoded (libjpeg DCT scaling by
+    1/2, 1/4 or 1/8) to the smallest size whose sides stay >= ``min_side``; an already opened
+    PIL image is used as it is (it belongs to the caller, so it is never drafted)."""
+    if isinstance(source, Image.Image):
+        return open_rgb(source)
+    try:
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot decode the image: {exc}") from exc
+    if image.format == "JPEG":
+        image.draft("RGB", (min_side, min_side))
+    return open_rgb(image)
+
+
+def transform_from_card(card: ModelCard) -> EvalTransform:
+    spec = card.raw.get("preprocessing") or {}
+    norm = card.normalization
+    transform = EvalTransform.for_size(card.image_size, norm.mean, norm.std)
+    if (
+        spec.get("method", transform.method) != transform.method
+        or spec.get("interpolation", transform.interpolation) != transform.interpolation
+    ):
+        raise BundleError(f"{CARD_FILE}: unsupported preprocessing {spec}")
+    if int(spec.get("resize", transform.resize)) != transform.resize:
+        raise BundleError(
+            f"{CARD_FILE}: preprocessing resize {spec['resize']} != {transform.resize}"
+        )
+    return transform
+
+
+def make_session(model_path: Path, threads: int | None = None) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own unrelated exception types
+        raise BundleError(
+            f"{model_path} cannot be loaded by ONNX Runtime {ort.__version__} "
+            f"({type(exc).__name__}: {str(exc)[:300]}); the file is corrupt or not an ONNX model"
+        ) from exc
+
+
+class BundlePredictor:
+    """A loaded bundle. Thread-safe (ONNX Runtime sessions are); build it via ``load_predictor``."""
+
+    def __init__(self, bundle_dir: Path | str, *, threads: int | None = None) -> None:
+        self.bundle_dir = Path(bundle_dir)
+        if not self.bundle_dir.is_dir():
+            raise BundleError(f"{self.bundle_dir} is not a directory; no model bundle there")
+        self.card = read_card(self.bundle_dir)
+        self.classes = self.card.classes
+        self.eval_transform = transform_from_card(self.card)
+        self.session = make_session(verify_file(self.bundle_dir, self.card, MODEL_FILE), threads)
+        self._input = self.session.get_inputs()[0].name
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        size = self.card.image_size
+        try:
+            out = self.session.run(None, {self._input: np.zeros((1, 3, size, size), np.float32)})
+        except Exception as exc:  # noqa: BLE001 - ORT's runtime errors have no common base
+            raise BundleError(f"{MODEL_FILE} fails on a {size}px input: {exc}") from exc
+        if out[0].shape != (1, len(self.classes)):
+            raise BundleError(
+                f"{MODEL_FILE} outputs shape {tuple(out[0].shape[1:])} but {CARD_FILE} lists "
+                f"{len(self.classes)} classes {list(self.classes)}"
+            )
+
+    def preprocess(self, image: ImageInput) -> np.ndarray:
+        """CHW float32, exactly the validation preprocessing (``ml.transforms.EvalTransform``)."""
+        return self.eval_transform(decode_image(image, self.eval_transform.resize))
+
+    def predict_logits(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        return self.session.run(None, {self._input: batch})[0]
+
+    def predict(self, image: ImageInput) -> Prediction:
+        return self.from_logits(self.predict_logits(self.preprocess(image)[None]))[0]
+
+    def predict_batch(self, images: Sequence[ImageInput], batch_size: int = 32) -> list[Prediction]:
+        out: list[Prediction] = []
+        for start in range(0, len(images), batch_size):
+            arrays = [self.preprocess(im) for im in images[start : start + batch_size]]
+            out += self.from_logits(self.predict_logits(np.stack(arrays)))
+        return out
+
+    def from_logits(self, logits: np.ndarray) -> list[Prediction]:
+        """Temperature-scaled probabilities and the uncertainty rules of the card."""
+        card = self.card
+        probs = softmax(logits, card.temperature)
+        energies = energy_score(logits)
+        out = []
+        for row, energy in zip(probs, energies, strict=True):
+            top = int(row.argmax())
+            reasons = []
+            if row[top] < card.confidence_threshold:
+                reasons.append(LOW_CONFIDENCE)
+            if energy > card.ood_threshold:
+                reasons.append(OUT_OF_DISTRIBUTION)
+            out.append(
+                Prediction(
+                    classes=self.classes,
+                    probabilities={c: float(p) for c, p in zip(self.classes, row, strict=True)},
+                    top_class=self.classes[top],
+                    top_probability=float(row[top]),
+                    uncertain=bool(reasons),
+                    reasons=tuple(reasons),
+                    ood_score=float(energy),
+                )
+            )
+        return out
+
+
+def load_predictor(bundle_dir: Path | str, *, threads: int | None = None) -> BundlePredictor:
+    """The predictor of a bundle, loaded once per process; a rewritten card.json (new mtime)
+    loads it again. Raises ``BundleError`` with a message saying what is wrong."""
+    path = Path(bundle_dir).resolve()
+    try:
+        mtime = os.stat(path / CARD_FILE).st_mtime_ns
+    except OSError as exc:
+        raise BundleError(f"{bundle_dir}: {CARD_FILE} is missing; not a model bundle") from exc
+    return _load_cached(path, mtime, threads)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: Path, card_mtime_ns: int, threads: int | None) -> BundlePredictor:
+    return BundlePredictor(path, threads=threads)
