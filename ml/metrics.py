@@ -114,6 +114,20 @@ def _per_class_auc(y_true: np.ndarray, probs: np.ndarray, k: int) -> list[float 
     return out
 
 
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of integer ``labels`` under softmax(``logits``)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
+def metric_or_none(metrics: Metrics, name: str) -> float | None:
+    try:
+        return metrics.get(name)
+    except KeyError:
+        return None
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)

@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ml.metrics import metrics_from_dict
 from ml.models import SkinClassifier, build_model
+from ml.train.events import EpochSummary
 from ml.transforms import EvalTransform
 
 CHECKPOINT_FORMAT = "skinplatform-ml-checkpoint/1"
+RESUME_MAY_CHANGE = frozenset({"threads", "workers", "eval_batch_size"})
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
@@ -28,6 +31,17 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
         torch.save(obj, fh)
         fh.flush()
         os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def save_logits(path: Path, logits: np.ndarray, labels: np.ndarray, keys: list[str],
+                classes: tuple[str, ...], epoch: int, **extra: np.ndarray) -> None:  # fmt: skip
+    """``{split}_logits.npz``: logits (float32, N x K), labels, keys (relative paths), classes
+    (the logits' column order), the epoch they come from, plus extras (e.g. ``logits_tta``)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, logits=logits.astype(np.float32), labels=labels, keys=np.array(keys),
+                 classes=np.array(classes), epoch=np.array(epoch), **extra)  # fmt: skip
     os.replace(tmp, path)
 
 
@@ -132,6 +146,25 @@ def checkpoint_info(ckpt: dict[str, Any]) -> CheckpointInfo:
         epoch=int(ckpt["epoch"]),
         best=ckpt.get("best", {}),
     )
+
+
+def read_resumable(path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """``last.pt`` if ``config`` matches the one it was trained with (threads etc. may change)."""
+    ckpt = read_checkpoint(path)
+    old = {k: v for k, v in ckpt["config"].items() if k not in RESUME_MAY_CHANGE}
+    changed = sorted(k for k, v in config.items() if k not in RESUME_MAY_CHANGE and old.get(k) != v)
+    if changed:
+        raise ValueError(f"cannot resume {path}: the config changed ({changed})")
+    return ckpt
+
+
+def history_from(ckpt: dict[str, Any]) -> list[EpochSummary]:
+    out = []
+    for h in ckpt["history"]:
+        val = metrics_from_dict(h["val"]) if h.get("val") else None
+        train = metrics_from_dict(h["train"])
+        out.append(EpochSummary(h["epoch"], h["stage"], train, val, h["lr"], h["seconds"]))
+    return out
 
 
 def model_from_checkpoint(path: Path | str) -> tuple[SkinClassifier, CheckpointInfo]:

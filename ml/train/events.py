@@ -67,6 +67,7 @@ class EpochEnd(Event):
     value: float | None
     is_best: bool
     best_epoch: int
+    elapsed_s: float = 0.0  # since train() was called, reading the data included
     kind: str = field(init=False, default="epoch_end")
 
 

@@ -17,9 +17,25 @@ import numpy as np
 import torch
 
 from ml.data import Splits
-from ml.metrics import Metrics, classification_metrics, metrics_from_dict, softmax
+from ml.metrics import (
+    Metrics,
+    classification_metrics,
+    cross_entropy,
+    metric_or_none,
+    metrics_from_dict,
+    softmax,
+)
 from ml.models import build_model, normalization_for
-from ml.train.checkpoint import describe, read_checkpoint, rng_state, save_atomic, set_rng_state
+from ml.train.checkpoint import (
+    describe,
+    history_from,
+    read_checkpoint,
+    read_resumable,
+    rng_state,
+    save_atomic,
+    save_logits,
+    set_rng_state,
+)
 from ml.train.config import TrainConfig
 from ml.train.events import (
     BatchProgress,
@@ -38,8 +54,6 @@ from ml.train.images import Normalizer
 from ml.train.optim import EarlyStopping
 from ml.train.prepare import Prepared, TrainData, prepare
 from ml.train.stages import EpochOutput, StageState, finetune_stage, frozen_stage, run_model
-
-RESUME_MAY_CHANGE = frozenset({"threads", "workers", "eval_batch_size"})
 
 
 class Stop(Exception):  # noqa: N818 - control flow, not an error
@@ -197,9 +211,9 @@ class Trainer:
                 y_val,
                 classes=classes,
                 probs=softmax(val_logits),
-                loss=_cross_entropy(val_logits, y_val),
+                loss=cross_entropy(val_logits, y_val),
             )
-        value = _metric(val or train, self.cfg.early_stopping_metric)
+        value = metric_or_none(val or train, self.cfg.early_stopping_metric)
         self.epoch += 1
         is_best = self.stopper.update(self.epoch, value)
         lr = float(stage.optimizer.param_groups[0]["lr"])
@@ -214,22 +228,10 @@ class Trainer:
             if val_logits is not None:
                 self._save_logits("val_logits.npz", "val", val_logits)
         self._save(self.ckpt_dir / "last.pt", stage, epoch, done, full=True)
-        self.emit(
-            EpochEnd(
-                stage.name,
-                self.epoch,
-                self.cfg.total_epochs,
-                train,
-                val,
-                lr,
-                out.seconds,
-                out.images_per_s,
-                self.stopper.metric,
-                value,
-                is_best,
-                self.stopper.best_epoch,
-            )
-        )
+        elapsed = time.perf_counter() - self.t0
+        self.emit(EpochEnd(stage.name, self.epoch, self.cfg.total_epochs, train, val, lr,
+                           out.seconds, out.images_per_s, self.stopper.metric, value, is_best,
+                           self.stopper.best_epoch, elapsed))  # fmt: skip
         if is_best:
             self.emit(CheckpointSaved(str(self.ckpt_dir / "best.pt"), self.epoch, True))
         self.emit(CheckpointSaved(str(self.ckpt_dir / "last.pt"), self.epoch, False))
@@ -272,18 +274,8 @@ class Trainer:
 
     def _save_logits(self, name: str, split: str, logits: np.ndarray, **extra: np.ndarray) -> None:
         keys, _, labels = self.prep.split_arrays(split)
-        tmp = self.run_dir / f".{name}.tmp"
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                logits=logits.astype(np.float32),
-                labels=labels,
-                keys=np.array(keys),
-                classes=np.array(self.prep.classes),
-                epoch=np.array(self.stopper.best_epoch),
-                **extra,
-            )
-        tmp.replace(self.run_dir / name)
+        save_logits(self.run_dir / name, logits, labels, keys, self.prep.classes,
+                    self.stopper.best_epoch, **extra)  # fmt: skip
 
     # ------------------------------------------------------------------ resume
     def _load_last(self) -> dict[str, Any] | None:
@@ -291,20 +283,14 @@ class Trainer:
         if not path.is_file():
             self.log(f"resume asked but {path} does not exist: starting from scratch", "warning")
             return None
-        ckpt = read_checkpoint(path)
-        old = {k: v for k, v in ckpt["config"].items() if k not in RESUME_MAY_CHANGE}
-        new = {k: v for k, v in self.cfg.to_dict().items() if k not in RESUME_MAY_CHANGE}
-        changed = sorted(k for k in new if old.get(k) != new[k])
-        if changed:
-            raise ValueError(f"cannot resume {path}: the config changed ({changed})")
-        return ckpt
+        return read_resumable(path, self.cfg.to_dict())
 
     def _restore_run(self, ckpt: dict[str, Any]) -> None:
         self.model.load_state_dict(ckpt["model"])
         self.epoch = int(ckpt["epoch"])
         self.stopper.load_state_dict(ckpt["early_stopping"])
         self.stopped_early = bool(ckpt.get("stopped_early", False))
-        self.history = [_summary(h) for h in ckpt["history"]]
+        self.history = history_from(ckpt)
         best_val = ckpt["best"].get("val")
         self.best_val = metrics_from_dict(best_val) if best_val else None
         set_rng_state(ckpt["rng"], self.generator)
@@ -344,7 +330,7 @@ class Trainer:
             labels,
             classes=self.prep.classes,
             probs=softmax(logits),
-            loss=_cross_entropy(logits, labels),
+            loss=cross_entropy(logits, labels),
         )
         flipped = None
         if tta is not None:
@@ -400,28 +386,3 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _metric(metrics: Metrics, name: str) -> float | None:
-    try:
-        return metrics.get(name)
-    except KeyError:
-        return None
-
-
-def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    z = logits - logits.max(axis=1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
-
-
-def _summary(data: dict[str, Any]) -> EpochSummary:
-    val = data.get("val")
-    return EpochSummary(
-        data["epoch"],
-        data["stage"],
-        metrics_from_dict(data["train"]),
-        metrics_from_dict(val) if val else None,
-        data["lr"],
-        data["seconds"],
-    )
