@@ -9,7 +9,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -140,8 +140,13 @@ class QuestionnaireAdmin(admin.ModelAdmin):
                 request, "Pick at most one questionnaire per target to activate.", messages.ERROR
             )
             return
-        for questionnaire in chosen:
-            services.questionnaire_activate(questionnaire=questionnaire)
+        try:
+            with transaction.atomic():
+                for questionnaire in chosen:
+                    services.questionnaire_activate(questionnaire=questionnaire)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
         self.message_user(request, f"Activated {len(chosen)} questionnaire(s).")
 
     @admin.action(description="Deactivate (nobody is asked until another is activated)")
@@ -175,13 +180,14 @@ class QuestionnaireAdmin(admin.ModelAdmin):
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         self._require_view(request)
-        filters = _dashboard_filters(request)
+        models_ = aggregates.model_accuracy()
+        filters = _dashboard_filters(request, models_)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Feedback dashboard",
             **filters,
-            "models": [row.as_dict() for row in aggregates.model_accuracy()],
+            "models": [row.as_dict() for row in models_],
         }
         questionnaire = filters["questionnaire"]
         if questionnaire is not None:
@@ -218,7 +224,7 @@ def _csv_response(responses: QuerySet[Response], filename: str) -> StreamingHttp
     return response
 
 
-def _dashboard_filters(request: HttpRequest) -> dict:
+def _dashboard_filters(request: HttpRequest, models_: list[aggregates.ModelAccuracy]) -> dict:
     questionnaires = list(Questionnaire.objects.order_by("target", "-version"))
     chosen = request.GET.get("questionnaire", "")
     questionnaire = next((q for q in questionnaires if str(q.pk) == chosen), None)
@@ -240,7 +246,7 @@ def _dashboard_filters(request: HttpRequest) -> dict:
         "bucket": bucket if bucket in aggregates.BUCKETS else "week",
         "buckets": list(aggregates.BUCKETS),
         "model": request.GET.get("model", ""),
-        "model_choices": aggregates.model_choices(),
+        "model_choices": aggregates.model_choices(models_),
     }
 
 

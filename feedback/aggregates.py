@@ -346,8 +346,7 @@ def _add_defaults(rows: dict[str, ModelAccuracy]) -> None:
             row.note = "This bundle is no longer shipped: its held-out metrics are unknown here."
 
 
-def model_choices() -> list[tuple[str, str]]:
+def model_choices(rows: list[ModelAccuracy] | None = None) -> list[tuple[str, str]]:
     """(key, label) of every model with corrections or in production, for filters."""
-    return [
-        (r.key, f"{r.label}{' (production)' if r.is_production else ''}") for r in model_accuracy()
-    ]
+    rows = model_accuracy() if rows is None else rows
+    return [(r.key, f"{r.label}{' (production)' if r.is_production else ''}") for r in rows]

@@ -3,6 +3,7 @@ new version from an existing one. Called by admin actions."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
@@ -13,6 +14,8 @@ from feedback.models import Question, Questionnaire
 def questionnaire_activate(*, questionnaire: Questionnaire) -> Questionnaire:
     """Make it the active questionnaire of its target; the previous one stops being shown
     (responses already given keep their version and stay editable)."""
+    if not questionnaire.questions.exists():
+        raise ValidationError(f"“{questionnaire}” has no questions: add some before activating it.")
     list(Questionnaire.objects.select_for_update().filter(target=questionnaire.target))
     Questionnaire.objects.filter(target=questionnaire.target, is_active=True).exclude(
         pk=questionnaire.pk

@@ -298,3 +298,15 @@ def test_admin_pages_render(admin_client, user, team, analysis_questionnaire):
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
     change = reverse("admin:feedback_questionnaire_change", args=[analysis_questionnaire.pk])
     assert admin_client.get(change).status_code == 200
+
+
+def test_a_questionnaire_without_questions_cannot_be_activated(
+    admin_client, analysis_questionnaire
+):
+    empty = Questionnaire.objects.create(target="analysis", title="Empty", version=7)
+    url = reverse("admin:feedback_questionnaire_changelist")
+    response = admin_client.post(
+        url, {"action": "activate", "_selected_action": [empty.pk]}, follow=True
+    )
+    assert "has no questions" in response.content.decode()
+    assert Questionnaire.objects.get(target="analysis", is_active=True) == analysis_questionnaire
