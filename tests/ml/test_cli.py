@@ -13,24 +13,11 @@ from ml.cli import main
 from tests.ml.helpers import make_dataset, zip_dir
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = [
-    "--set",
-    "pretrained=false",
-    "--set",
-    "image_size=32",
-    "--set",
-    "batch_size=8",
-    "--set",
-    "frozen_epochs=1",
-    "--set",
-    "finetune_epochs=1",
-    "--set",
-    "threads=1",
-    "--set",
-    "val_fraction=0.2",
-    "--set",
-    "test_fraction=0.2",
-]
+SETTINGS = (
+    "pretrained=false image_size=32 batch_size=8 frozen_epochs=1 finetune_epochs=1 threads=1 "
+    "val_fraction=0.2 test_fraction=0.2 tta=dihedral"
+)
+TINY = [arg for setting in SETTINGS.split() for arg in ("--set", setting)]
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +60,11 @@ def test_train_from_a_zip_then_evaluate_the_test_split_as_json(dataset, tmp_path
     assert scores["accuracy"] == pytest.approx(result["test"]["accuracy"])
     assert scores["macro_f1"] == pytest.approx(result["test"]["macro_f1"])
     assert scores["n"] == result["test"]["n"]
+    tta = ["--split", "test", "--tta", "dihedral", "--json"]
+    assert main(["evaluate", "--model", str(run), *data, *tta]) == 0
+    assert json.loads(capsys.readouterr().out)["macro_f1"] == pytest.approx(
+        result["test_tta"]["macro_f1"]
+    )
 
 
 def test_bad_config_values_exit_with_a_message(dataset, capsys) -> None:
