@@ -12,6 +12,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -25,6 +26,10 @@ class AnalyzeRateThrottle(ScopedRateThrottle):
     env ANALYZE_RATE); answers 429 with Retry-After."""
 
     scope_attr = "throttle_scope"
+
+    def get_rate(self) -> str | None:
+        # Read the rate when asked (not once at import), so a changed setting applies.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -39,9 +39,7 @@ class Analysis(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="analyses"
     )
     task = models.CharField(max_length=60, db_index=True)
-    image = models.ImageField(
-        upload_to=analysis_image_path, width_field="width", height_field="height"
-    )
+    image = models.ImageField(upload_to=analysis_image_path)
     thumbnail = models.ImageField(upload_to=analysis_thumb_path, blank=True)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)

@@ -77,6 +77,8 @@ def analysis_submit(
         model_version_id=ref.model_version_id,
         model_label=ref.label,
         model_card_sha=_card_sha(predictor.card.raw),
+        width=photo.image.width,
+        height=photo.image.height,
         quality={
             "measures": report.measures,
             "accepted_warnings": [w.code for w in report.warnings],

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
                 ('task', models.CharField(db_index=True, max_length=60)),
-                ('image', models.ImageField(height_field='height', upload_to=analysis.models.analysis_image_path, width_field='width')),
+                ('image', models.ImageField(upload_to=analysis.models.analysis_image_path)),
                 ('thumbnail', models.ImageField(blank=True, upload_to=analysis.models.analysis_thumb_path)),
                 ('width', models.PositiveIntegerField(default=0)),
                 ('height', models.PositiveIntegerField(default=0)),
