@@ -67,7 +67,7 @@ def resolve(task: str) -> ModelRef:
 def predictor_for(ref: ModelRef):
     from ml.inference import load_predictor
 
-    return load_predictor(ref.bundle_dir)
+    return load_predictor(ref.bundle_dir, threads=settings.ONNX_THREADS)
 
 
 def resolve_for_analysis(analysis: Any) -> ModelRef:

@@ -276,6 +276,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# ONNX Runtime threads per web process: concurrency comes from several processes
+# (WEB_CONCURRENCY), so one thread each avoids oversubscribing the cores.
+ONNX_THREADS = env.int("ONNX_THREADS", default=1)
+
 # Worker processes must never import torch at start-up (forked workers deadlock in OpenMP):
 # tasks import it themselves and set their thread count from this.
 TORCH_THREADS = env.int("TORCH_THREADS", default=max(1, (os.cpu_count() or 1) // max(1, Q_WORKERS)))
