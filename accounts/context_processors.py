@@ -11,6 +11,7 @@ NAV = [
     ("Training", "training:session-list"),
     ("Models", "training:model-list"),
     ("Conditions", "recommendations:condition-list"),
+    ("Feedback", "feedback:my-responses"),
 ]
 
 
