@@ -29,6 +29,10 @@ def add_export_command(sub: Any) -> None:
         "--ood", action="append", default=[], type=Path, metavar="DIR",
         help="a folder of out-of-distribution photos to measure the flag rate on (repeatable)",
     )  # fmt: skip
+    e.add_argument(
+        "--probe", action="append", default=[], type=Path, metavar="DIR",
+        help="a folder of related photos (e.g. another source) to record predictions on",
+    )  # fmt: skip
     e.add_argument("--licence", default="not stated by the dataset owner", help="data licence")
     e.add_argument("--intended-use", default=DEFAULT_INTENDED_USE)
     e.add_argument("--note", action="append", default=[], help="a caveat for the card")
@@ -47,6 +51,7 @@ def run_export_command(args: argparse.Namespace) -> int:
         quantize=args.quantize,
         data=index_of_folders(args.data) if args.data else None,
         ood_data=args.ood,
+        probe_data=args.probe,
         intended_use=args.intended_use,
         data_licence=args.licence,
         notes=args.note,

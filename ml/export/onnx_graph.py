@@ -115,18 +115,24 @@ class _ArrayReader:
 
 
 def quantize_int8(fp32: Path, dst: Path, calibration: Sequence[np.ndarray], tmp: Path) -> None:
-    """Static int8 (QDQ, per-channel int8 weights, uint8 activations, MinMax ranges observed on
-    the ``calibration`` batches) of a float32 ONNX file."""
+    """Static int8 of a float32 ONNX file: QDQ, per-channel 7-bit int8 weights (``reduce_range``:
+    AVX2 CPUs without VNNI saturate full-range u8s8 products, measured -11 macro-F1 points on
+    MobileNetV2 without it), uint8 activations with MinMax ranges observed on ``calibration``;
+    the first conv and the classifier stay float (the most sensitive layers)."""
+    import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quant_pre_process, quantize_static
 
     prepared = tmp / "prepared.onnx"
     quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+    nodes = [n for n in onnx.load(str(prepared)).graph.node if n.op_type in ("Conv", "Gemm")]
     quantize_static(
         str(prepared),
         str(dst),
         _ArrayReader(calibration),  # type: ignore[arg-type]
         quant_format=QuantFormat.QDQ,
         per_channel=True,
+        reduce_range=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        nodes_to_exclude=[nodes[0].name, nodes[-1].name] if nodes else [],
     )

@@ -19,16 +19,17 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 
-def ood_rates(
+def folder_rates(
     session: ort.InferenceSession, run: RunData, uncertainty: dict[str, Any], temperature: float,
     folders: Sequence[Path],
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Per folder: the share of its images flagged out of distribution, and flagged at all."""
+    """Per folder (up to 200 photos each): the share flagged out of distribution, flagged at all
+    (either reason), and the share of each predicted class."""
     out = []
     for folder in folders:
         files = image_files(Path(folder))
         if not files:
-            raise ExportError(f"{folder}: no images to measure out-of-distribution flags on")
+            raise ExportError(f"{folder}: no images to measure the model on")
         logits = run_session(session, file_batches(files, run.transform))
         ood = energy_score(logits) > uncertainty["ood_threshold"]
         low = softmax(logits, temperature).max(1) < uncertainty["confidence_threshold"]
@@ -52,16 +53,25 @@ def _greyscale(image: Image.Image) -> Image.Image:
     return image.convert("L").convert("RGB")
 
 
+def _centre_patch(image: Image.Image) -> Image.Image:
+    """The central half of each side (a quarter of the area), scaled back up: skin without the
+    background, framing or borders that tell one photo source from another."""
+    w, h = image.size
+    return image.crop((w // 4, h // 4, w - w // 4, h - h // 4)).resize((w, h), Image.BILINEAR)
+
+
 def source_bias(session: ort.InferenceSession, run: RunData) -> dict[str, Any]:
-    """Prediction shares on the test split per source folder, for the plain images, for images
-    blurred until small lesions disappear, and in greyscale. A model that reads the skin moves
-    blurred acne faces towards the no-lesion class; one that reads the photo source (camera,
-    framing, colour) keeps its answer."""
+    """Prediction shares on the test split per source folder, for the plain images, images
+    blurred until small lesions disappear (context kept, skin detail gone), greyscale, and the
+    central skin patch (skin kept, context gone). A model that reads the skin moves blurred acne
+    faces towards the no-lesion class and keeps its answer on patches; one that reads the photo
+    source (camera, framing, background, who is photographed) does the opposite."""
     radius = run.transform.size / 40
     variants: dict[str, Alter | None] = {
         "plain": None,
         "blurred": _blur(radius),
         "greyscale": _greyscale,
+        "centre_patch": _centre_patch,
     }
     records = run.test.records
     predicted = {
@@ -80,7 +90,8 @@ def source_bias(session: ort.InferenceSession, run: RunData) -> dict[str, Any]:
         "split": "test",
         "blur_radius_px": radius,
         "method": "share of each predicted class per source folder: plain, Gaussian-blurred "
-        "(radius image_size/40 on the resized photo), greyscale",
+        "(radius image_size/40 on the resized photo), greyscale, central patch (half of each "
+        "side, scaled back up)",
         "prediction_share_by_source_folder": table,
     }
 

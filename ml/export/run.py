@@ -20,7 +20,7 @@ from ml.calibration import calibrate
 from ml.export.card import build_card, metrics_summary
 from ml.export.images import RunData, load_run_data, run_session
 from ml.export.onnx_graph import export_onnx, quantize_int8, store_float16
-from ml.export.probes import ood_rates, source_bias
+from ml.export.probes import folder_rates, source_bias
 from ml.export.report import ExportError, ExportReport, Parity, QuantizationResult, parity
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def export_run(
     quantize: bool = False,
     data: TrainData | None = None,
     ood_data: Sequence[Path] = (),
+    probe_data: Sequence[Path] = (),
     intended_use: str = DEFAULT_INTENDED_USE,
     data_licence: str = "not stated by the dataset owner",
     notes: Sequence[str] = (),
@@ -69,11 +70,13 @@ def export_run(
 ) -> ExportReport:
     """Write the bundle of ``run_dir``'s ``checkpoint`` (best.pt) into ``out_dir``, replacing it
     only once everything succeeded. ``data`` is where the run's images are (default: the source
-    folders the run recorded); ``ood_data`` are folders of photos the model should not know."""
+    folders the run recorded); ``ood_data`` are folders of photos the model should not know, and
+    ``probe_data`` folders of related photos (e.g. another source) whose predictions are
+    recorded to show what the model does with them."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ml-export-") as tmp:
         job = _prepare(Path(run_dir), task, data, checkpoint, Path(tmp), progress)
-        card, parts = _build(job, quantize, ood_data)
+        card, parts = _build(job, quantize, ood_data, probe_data)
         card.update(intended_use=intended_use, data_licence=data_licence, notes=list(notes))
         card["files"] = {p.name: file_entry(p) for p in sorted(job.staging.iterdir())}
         written = write_card(job.staging, card)
@@ -130,7 +133,7 @@ def _eager_and_served(
 
 
 def _build(
-    job: _Export, quantize: bool, ood_data: Sequence[Path]
+    job: _Export, quantize: bool, ood_data: Sequence[Path], probe_data: Sequence[Path]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     run = job.run
     job.progress("exporting to ONNX")
@@ -157,10 +160,12 @@ def _build(
         task=job.task, run=run, ckpt=job.ckpt, calibration=calibration,
         served_parity=served_parity, eager_val=eager_val, logits=logits, quant=quant,
     )  # fmt: skip
-    job.progress("measuring out-of-distribution flags")
-    card["uncertainty"]["out_of_distribution_sets"] = ood_rates(
-        session, run, card["uncertainty"], calibration.temperature, ood_data
+    job.progress("measuring out-of-distribution flags and probe folders")
+    rates = {"session": session, "run": run, "temperature": calibration.temperature}
+    card["uncertainty"]["out_of_distribution_sets"] = folder_rates(
+        uncertainty=card["uncertainty"], folders=ood_data, **rates
     )
+    card["probe_sets"] = folder_rates(uncertainty=card["uncertainty"], folders=probe_data, **rates)
     if len(run.index.sources) > 1:
         job.progress("measuring how far predictions follow the photo source")
         card["source_bias"] = source_bias(session, run)
