@@ -104,6 +104,7 @@ MODEL_FIELDS = (
     "lr",
     "finetune_epochs",
     "unfreeze_blocks",
+    "freeze_bn",
     "finetune_lr",
 )
 OPTION_FIELDS = (
@@ -135,6 +136,7 @@ HELP = {
     "patience": "Stop after this many epochs without improvement (0: never).",
     "max_steps_per_epoch": "0: whole epochs; a small number makes quick trial runs.",
     "tta": "Test-time augmentation for the final test figures.",
+    "freeze_bn": "Keep BatchNorm statistics fixed in stage 2 (helps with small batches).",
 }
 
 
@@ -149,7 +151,10 @@ class RunForm(BootstrapMixin, forms.Form):
         from ml.train.config import CHOICES, TrainConfig
 
         defaults = TrainConfig().to_dict()
-        for name in (*MODEL_FIELDS, *OPTION_FIELDS):
+        # Only the knobs this version of ml.train has (its config grows over time).
+        self.model_names = [n for n in MODEL_FIELDS if n in defaults]
+        self.option_names = [n for n in OPTION_FIELDS if n in defaults]
+        for name in (*self.model_names, *self.option_names):
             self.fields[name] = _config_field(name, defaults[name], CHOICES.get(name))
         self.class_counts = dict(class_counts)
         self.classes = sorted(self.class_counts)
@@ -161,10 +166,10 @@ class RunForm(BootstrapMixin, forms.Form):
         self._style()
 
     def model_fields(self) -> list:
-        return [self[n] for n in MODEL_FIELDS]
+        return [self[n] for n in self.model_names]
 
     def option_fields(self) -> list:
-        return [self[n] for n in OPTION_FIELDS]
+        return [self[n] for n in self.option_names]
 
     def mapping_rows(self) -> list:
         return [
@@ -173,7 +178,7 @@ class RunForm(BootstrapMixin, forms.Form):
         ]
 
     def train_config(self) -> dict:
-        return {n: self.cleaned_data[n] for n in (*MODEL_FIELDS, *OPTION_FIELDS)}
+        return {n: self.cleaned_data[n] for n in (*self.model_names, *self.option_names)}
 
     def label_mapping(self) -> dict:
         rules: dict[str, str | None] = {}

@@ -4,8 +4,11 @@ and the Reporter that ml.train calls with every event. The database row is the s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,20 +31,87 @@ def group_name(session_id: int) -> str:
     return f"training.{session_id}"
 
 
+class _BackgroundPublisher:
+    """One event loop thread per process that sends to a Redis channel layer, in order: one
+    persistent connection instead of a new event loop (and connection) per event, and the
+    training loop never waits on Redis. Created lazily, after any fork."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="training-publisher", daemon=True
+        )
+        self.thread.start()
+        self.queue: asyncio.Queue = asyncio.run_coroutine_threadsafe(
+            self._make_queue(), self.loop
+        ).result()
+        asyncio.run_coroutine_threadsafe(self._drain(), self.loop)
+
+    @staticmethod
+    async def _make_queue() -> asyncio.Queue:
+        return asyncio.Queue()
+
+    def send(self, group: str, message: dict) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
+
+    async def _drain(self) -> None:
+        while True:
+            group, message = await self.queue.get()
+            try:
+                await self.layer.group_send(group, message)
+            except Exception:  # Redis down: the row already holds the truth
+                log.warning("could not push to %s", group, exc_info=True)
+            finally:
+                self.queue.task_done()
+
+    def flush(self, timeout: float = 5.0) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.queue.join(), self.loop)
+        try:
+            future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+
+
+_publisher: _BackgroundPublisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _background_publisher(layer: Any) -> _BackgroundPublisher | None:
+    """Only for Redis: the in-memory layer lives on its own event loop (tests, one process)."""
+    global _publisher
+    if type(layer).__module__.split(".")[0] != "channels_redis":
+        return None
+    with _publisher_lock:
+        if _publisher is None or _publisher.pid != os.getpid() or _publisher.layer is not layer:
+            _publisher = _BackgroundPublisher(layer)
+        return _publisher
+
+
 def publish(session_id: int, data: dict[str, Any]) -> bool:
     """Push one message to every watcher of the session. Returns False (and logs) when the
     layer is unreachable: a push is never worth failing a training run for."""
     layer = get_channel_layer()
     if layer is None:
         return False
+    message = {"type": "training.progress", "data": clean_json(data)}
     try:
-        async_to_sync(layer.group_send)(
-            group_name(session_id), {"type": "training.progress", "data": clean_json(data)}
-        )
+        publisher = _background_publisher(layer)
+        if publisher is not None:
+            publisher.send(group_name(session_id), message)
+        else:
+            async_to_sync(layer.group_send)(group_name(session_id), message)
     except Exception:  # Redis down: the row already holds the truth
         log.warning("could not push to training session %s", session_id, exc_info=True)
         return False
     return True
+
+
+def flush(timeout: float = 5.0) -> None:
+    """Wait until queued pushes are sent (end of a run, benchmarks)."""
+    if _publisher is not None and _publisher.pid == os.getpid():
+        _publisher.flush(timeout)
 
 
 def publish_on_commit(session_id: int, data: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from training import conf, services
+from training import conf, progress, services
 from training.data import load_training_data
 from training.models import DatasetVersion, TrainingSession
 from training.services.sessions import cancel_flag_cached, training_session_should_stop
@@ -100,6 +100,7 @@ def run_training_session(session_id: int) -> dict:
     except Exception as exc:
         log.exception("training session %s failed", session_id)
         services.training_session_fail(session_id=session_id, error=_describe(exc))
+        progress.flush()
         raise
     finally:
         heartbeat.stop()
@@ -107,6 +108,7 @@ def run_training_session(session_id: int) -> dict:
         services.training_session_mark_cancelled(session_id=session_id)
     else:
         services.training_session_complete(session_id=session_id, result=result.to_dict())
+    progress.flush()  # the last events leave before the worker takes another task
     return {"session": session_id, "status": result.status, "epochs": result.epochs_completed}
 
 

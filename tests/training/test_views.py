@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django import forms
 from django.test import Client
 from django.urls import reverse
 
@@ -20,6 +21,7 @@ from tests.training.factories import (
     synthetic_image,
 )
 from training import thumbnails
+from training.forms import RunForm
 from training.models import TrainingSession
 
 pytestmark = pytest.mark.django_db
@@ -96,14 +98,23 @@ def owners(ok: int = 302) -> dict[str, int]:
     return {"outsider": 404, "viewer": 403, "member": 403, "owner": ok, "staff": 404}
 
 
-RUN = {"name": "form run", "backbone": "mobilenet_v2", "image_size": 32, "frozen_epochs": 1,
-       "lr": 0.001, "finetune_epochs": 1, "unfreeze_blocks": 1, "finetune_lr": 0.0003,
-       "batch_size": 4, "optimizer": "adamw", "weight_decay": 0.0001, "schedule": "cosine",
-       "warmup_epochs": 0, "label_smoothing": 0.1, "class_weights": "balanced",
-       "sampler": "shuffle", "augmentation": "crop_flip", "dropout": 0.2,
-       "early_stopping_metric": "macro_f1", "patience": 0, "val_fraction": 0.25,
-       "test_fraction": 0.25, "seed": 7, "max_steps_per_epoch": 0,
-       "map_0": "blue", "map_1": "red"}  # fmt: skip
+def _form_defaults() -> dict:
+    """What the run form posts when nothing is changed (follows ml.train's config as it grows)."""
+    form = RunForm(class_counts={"blue": 3, "red": 12})
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if isinstance(field, forms.BooleanField):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
+    return data
+
+
+RUN = {**_form_defaults(), "name": "form run", "image_size": 32, "frozen_epochs": 1,
+       "finetune_epochs": 1, "unfreeze_blocks": 1, "batch_size": 4, "class_weights": "balanced",
+       "patience": 0, "val_fraction": 0.25, "test_fraction": 0.25, "seed": 7}  # fmt: skip
 
 # (method, URL name, kwargs from the world, query/post data, expected per role)
 CASES = {
