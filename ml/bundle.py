@@ -7,6 +7,7 @@ A bundle is one directory::
     model.onnx            the served graph (float32 compute; weights stored float16 or int8)
     card.json             the model card (schema ``CARD_FORMAT``; see ``ModelCard``)
     heldout_logits.npz    the served model's logits + labels on the validation and test splits
+    feature_density.npz   the Gaussian model of in-distribution features (feature-space OOD score)
     reference.onnx        only when model.onnx is int8: the float graph Grad-CAM reads weights from
 """
 
@@ -23,6 +24,7 @@ MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
 LOGITS_FILE = "heldout_logits.npz"
 REFERENCE_FILE = "reference.onnx"
+FEATURES_FILE = "feature_density.npz"
 
 
 class BundleError(ValueError):
@@ -47,6 +49,7 @@ class ModelCard:
     confidence_threshold: float
     ood_threshold: float
     ood_score: str
+    feature_threshold: float | None
     arch: dict[str, Any]
     metrics: dict[str, Any]
     versions: dict[str, Any]
@@ -73,6 +76,7 @@ class ModelCard:
                 confidence_threshold=float(unc["confidence_threshold"]),
                 ood_threshold=float(unc["ood_threshold"]),
                 ood_score=str(unc.get("ood_score", "energy")),
+                feature_threshold=_optional_float(unc.get("feature_ood", {}).get("threshold")),
                 arch=dict(raw["arch"]),
                 metrics=dict(raw.get("metrics", {})),
                 versions=dict(raw.get("versions", {})),
@@ -92,6 +96,10 @@ class ModelCard:
             raise BundleError(f"{CARD_FILE}: temperature and image_size must be positive")
         if self.ood_score != "energy":
             raise BundleError(f"{CARD_FILE}: unknown ood_score {self.ood_score!r}")
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _triple(values: Any) -> tuple[float, float, float]:

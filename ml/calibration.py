@@ -1,4 +1,5 @@
-"""Calibration and uncertainty over logits: temperature scaling, ECE, energy OOD score, thresholds.
+"""Calibration and uncertainty: temperature scaling, ECE, the energy OOD score, a feature-space
+(Mahalanobis) OOD score, and the thresholds of all three.
 
 numpy only (the serving path imports it); never imports torch, scikit-learn or Django.
 """
@@ -80,6 +81,66 @@ def expected_calibration_error(
 def fit_ood_threshold(val_logits: np.ndarray, quantile: float = OOD_QUANTILE) -> float:
     """The energy score below which ``quantile`` of in-distribution validation images fall."""
     return float(np.quantile(energy_score(val_logits), quantile))
+
+
+def joint_ood_thresholds(
+    energy: np.ndarray, distance: np.ndarray, flag_rate: float = 1 - OOD_QUANTILE
+) -> tuple[float, float, float]:
+    """One quantile q for both validation scores: the lowest (most sensitive) whose union flags
+    at most ``flag_rate`` of the validation images. Returns (energy and distance thresholds, q)."""
+    for q in np.arange(1 - flag_rate, 1.0, 0.0005):
+        e, d = float(np.quantile(energy, q)), float(np.quantile(distance, q))
+        if np.mean((energy > e) | (distance > d)) <= flag_rate:
+            return e, d, float(q)
+    return float(energy.max()), float(distance.max()), 1.0
+
+
+@dataclass(frozen=True)
+class FeatureDensity:
+    """A Gaussian model of the penultimate features of in-distribution images: features are
+    L2-normalised, centred and projected on their top principal components; the score is the
+    Mahalanobis distance to the nearest class mean under one shared (tied) covariance (Lee et
+    al. 2018). It catches photos of another kind (a dermoscopy image shown to a face model),
+    which the energy score misses when the model is confidently wrong about them."""
+
+    mean: np.ndarray  # (D,)
+    projection: np.ndarray  # (D, d)
+    class_means: np.ndarray  # (K', d), classes with training images
+    precision: np.ndarray  # (d, d)
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        x = np.asarray(features, dtype=np.float64)
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12) - self.mean
+        diff = (x @ self.projection)[:, None, :] - self.class_means[None]
+        return np.einsum("nkd,de,nke->nk", diff, self.precision, diff).min(axis=1)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k).astype(np.float32) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_arrays(cls, arrays: Any) -> FeatureDensity:
+        return cls(**{k: np.asarray(arrays[k], dtype=np.float64) for k in cls.__dataclass_fields__})
+
+
+def fit_feature_density(
+    features: np.ndarray, assigned: np.ndarray, dim: int = 128, ridge: float = 1e-3
+) -> FeatureDensity:
+    """Fit on training features; ``assigned`` is each image's class (the model's own prediction
+    works: no labels needed). At most ``dim`` components and one per 8 images (a covariance
+    needs many more samples than dimensions); ``ridge`` x the mean variance on the diagonal."""
+    x = np.asarray(features, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    mean = x.mean(axis=0)
+    x = x - mean
+    dim = int(min(dim, x.shape[1], max(len(x) // 8, 2)))
+    projection = np.linalg.svd(x, full_matrices=False)[2][:dim].T
+    z = x @ projection
+    present = np.unique(assigned)
+    class_means = np.stack([z[assigned == c].mean(axis=0) for c in present])
+    resid = z - class_means[np.searchsorted(present, assigned)]
+    cov = resid.T @ resid / len(resid)
+    cov += ridge * np.trace(cov) / dim * np.eye(dim)
+    return FeatureDensity(mean, projection, class_means, np.linalg.inv(cov))
 
 
 def isotonic_increasing(values: np.ndarray) -> np.ndarray:

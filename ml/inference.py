@@ -21,8 +21,16 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from ml.bundle import CARD_FILE, MODEL_FILE, BundleError, ModelCard, read_card, verify_file
-from ml.calibration import energy_score, softmax
+from ml.bundle import (
+    CARD_FILE,
+    FEATURES_FILE,
+    MODEL_FILE,
+    BundleError,
+    ModelCard,
+    read_card,
+    verify_file,
+)
+from ml.calibration import FeatureDensity, energy_score, softmax
 from ml.transforms import EvalTransform, open_rgb
 
 __all__ = ["BundleError", "BundlePredictor", "ModelCard", "Prediction", "load_predictor"]
@@ -38,7 +46,10 @@ OUT_OF_DISTRIBUTION = "out_of_distribution"
 
 @dataclass(frozen=True)
 class Prediction:
-    """Calibrated class probabilities (card order, summing to 1) and the uncertainty verdict."""
+    """Calibrated class probabilities (card order, summing to 1) and the uncertainty verdict.
+    ``ood_score`` is the energy of the logits; ``feature_distance`` the feature-space score
+    (None for bundles without a feature density); either above its threshold makes the image
+    ``out_of_distribution``."""
 
     classes: tuple[str, ...]
     probabilities: dict[str, float]
@@ -47,6 +58,7 @@ class Prediction:
     uncertain: bool
     reasons: tuple[str, ...]
     ood_score: float
+    feature_distance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -112,7 +124,15 @@ class BundlePredictor:
         self.eval_transform = transform_from_card(self.card)
         self.session = make_session(verify_file(self.bundle_dir, self.card, MODEL_FILE), threads)
         self._input = self.session.get_inputs()[0].name
+        self.density = self._load_density()
         self._check_outputs()
+
+    def _load_density(self) -> FeatureDensity | None:
+        if self.card.feature_threshold is None:
+            return None
+        path = verify_file(self.bundle_dir, self.card, FEATURES_FILE)
+        with np.load(path, allow_pickle=False) as arrays:
+            return FeatureDensity.from_arrays(arrays)
 
     def _check_outputs(self) -> None:
         size = self.card.image_size
@@ -125,38 +145,52 @@ class BundlePredictor:
                 f"{MODEL_FILE} outputs shape {tuple(out[0].shape[1:])} but {CARD_FILE} lists "
                 f"{len(self.classes)} classes {list(self.classes)}"
             )
+        if self.density is not None and (
+            len(out) < 2 or out[-1].shape[1] != self.density.mean.shape[0]
+        ):
+            raise BundleError(f"{MODEL_FILE} has no features output matching {FEATURES_FILE}")
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
         """CHW float32, exactly the validation preprocessing (``ml.transforms.EvalTransform``)."""
         transform = self.eval_transform
         return transform(decode_image(image, transform.resize * DRAFT_MARGIN))
 
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, penultimate features or None) of a preprocessed NCHW float32 batch."""
+        out = self.session.run(None, {self._input: np.ascontiguousarray(batch, np.float32)})
+        return out[0], (out[1] if len(out) > 1 else None)
+
     def predict_logits(self, batch: np.ndarray) -> np.ndarray:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        return self.session.run(None, {self._input: batch})[0]
+        return self.run(batch)[0]
 
     def predict(self, image: ImageInput) -> Prediction:
-        return self.from_logits(self.predict_logits(self.preprocess(image)[None]))[0]
+        return self.from_outputs(*self.run(self.preprocess(image)[None]))[0]
 
     def predict_batch(self, images: Sequence[ImageInput], batch_size: int = 32) -> list[Prediction]:
         out: list[Prediction] = []
         for start in range(0, len(images), batch_size):
             arrays = [self.preprocess(im) for im in images[start : start + batch_size]]
-            out += self.from_logits(self.predict_logits(np.stack(arrays)))
+            out += self.from_outputs(*self.run(np.stack(arrays)))
         return out
 
-    def from_logits(self, logits: np.ndarray) -> list[Prediction]:
+    def from_outputs(
+        self, logits: np.ndarray, features: np.ndarray | None = None
+    ) -> list[Prediction]:
         """Temperature-scaled probabilities and the uncertainty rules of the card."""
         card = self.card
         probs = softmax(logits, card.temperature)
         energies = energy_score(logits)
+        distances: list[float | None] = [None] * len(probs)
+        if self.density is not None and features is not None:
+            distances = [float(d) for d in self.density.score(features)]
         out = []
-        for row, energy in zip(probs, energies, strict=True):
+        for row, energy, distance in zip(probs, energies, distances, strict=True):
             top = int(row.argmax())
             reasons = []
             if row[top] < card.confidence_threshold:
                 reasons.append(LOW_CONFIDENCE)
-            if energy > card.ood_threshold:
+            far = distance is not None and distance > (card.feature_threshold or np.inf)
+            if energy > card.ood_threshold or far:
                 reasons.append(OUT_OF_DISTRIBUTION)
             out.append(
                 Prediction(
@@ -167,6 +201,7 @@ class BundlePredictor:
                     uncertain=bool(reasons),
                     reasons=tuple(reasons),
                     ood_score=float(energy),
+                    feature_distance=distance,
                 )
             )
         return out

@@ -13,15 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from ml.bundle import MODEL_FILE, REFERENCE_FILE
+from ml.bundle import FEATURES_FILE, MODEL_FILE, REFERENCE_FILE
 from ml.calibration import (
     CalibrationReport,
+    FeatureDensity,
     energy_score,
     fit_confidence_threshold,
-    fit_ood_threshold,
+    joint_ood_thresholds,
     softmax,
 )
-from ml.export.images import RunData
+from ml.export.images import Outputs, RunData
 from ml.export.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME
 from ml.export.report import Parity, QuantizationResult
 
@@ -54,10 +55,12 @@ def build_card(
     calibration: CalibrationReport,
     served_parity: Parity,
     eager_val: np.ndarray,
-    logits: dict[str, np.ndarray],
+    outputs: dict[str, Outputs],
+    density: FeatureDensity,
     quant: QuantizationResult | None,
 ) -> dict[str, Any]:
     """Everything but intended use, licence, notes, OOD sets, source bias and files."""
+    logits = {split: out.logits for split, out in outputs.items()}
     return {
         "task": task,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -67,7 +70,7 @@ def build_card(
         "normalization": {"mean": list(run.transform.mean), "std": list(run.transform.std)},
         "preprocessing": run.transform.to_dict(),
         "calibration": {"method": "temperature", **calibration.to_dict()},
-        "uncertainty": uncertainty(run, calibration.temperature, logits["val"], logits["test"]),
+        "uncertainty": uncertainty(run, calibration.temperature, outputs, density),
         "metrics": _metrics(run, ckpt, logits),
         "parity": {
             **asdict(served_parity),
@@ -107,36 +110,64 @@ def _metrics(run: RunData, ckpt: dict[str, Any], logits: dict[str, np.ndarray]) 
 
 
 def uncertainty(
-    run: RunData, temperature: float, val_logits: np.ndarray, test_logits: np.ndarray
+    run: RunData, temperature: float, outputs: dict[str, Outputs], density: FeatureDensity
 ) -> dict[str, Any]:
     """Thresholds fitted on validation; how often they fire (and accuracy) on val and test."""
-    confidence = fit_confidence_threshold(softmax(val_logits, temperature), run.val.labels)
-    ood = fit_ood_threshold(val_logits)
-    rates = {
-        split.name: flag_rates(logits, split.labels, temperature, confidence, ood)
-        for split, logits in ((run.val, val_logits), (run.test, test_logits))
-    }
-    return {
+    val = outputs["val"]
+    confidence = fit_confidence_threshold(softmax(val.logits, temperature), run.val.labels)
+    energy, distance, q = joint_ood_thresholds(
+        energy_score(val.logits), density.score(val.features)
+    )
+    out: dict[str, Any] = {
         "confidence_threshold": confidence,
         "confidence_rule": "calibrated top probability at which validation accuracy, fitted "
         "as a non-decreasing function of confidence (isotonic), reaches 1/2 (1/K: none)",
         "ood_score": "energy",
-        "ood_threshold": ood,
-        "ood_rule": "energy -logsumexp(logits) above its 95th percentile on validation images",
-        "rates": rates,
+        "ood_threshold": energy,
+        "feature_ood": {
+            "score": "mahalanobis",
+            "threshold": distance,
+            "file": FEATURES_FILE,
+            "dimensions": int(density.projection.shape[1]),
+            "fitted_on": "training-split features of the served graph (L2-normalised, PCA, "
+            "class means by the model's own predictions, tied covariance)",
+        },
+        "ood_rule": f"out of distribution when the energy -logsumexp(logits) or the feature "
+        f"distance exceeds its {q:.4f} quantile on validation images (one quantile for both, "
+        "chosen so that together they flag 5 % of validation images)",
     }
+    out["rates"] = {
+        split.name: flag_rates(outputs[split.name], split.labels, temperature, out, density)
+        for split in (run.val, run.test)
+    }
+    return out
+
+
+def flags(
+    out: Outputs, temperature: float, unc: dict[str, Any], density: FeatureDensity
+) -> tuple[np.ndarray, np.ndarray]:
+    """(low confidence, out of distribution) per image, as the predictor decides them."""
+    low = softmax(out.logits, temperature).max(1) < unc["confidence_threshold"]
+    ood = (energy_score(out.logits) > unc["ood_threshold"]) | (
+        density.score(out.features) > unc["feature_ood"]["threshold"]
+    )
+    return low, ood
 
 
 def flag_rates(
-    logits: np.ndarray, labels: np.ndarray, temperature: float, confidence: float, ood: float
+    out: Outputs,
+    labels: np.ndarray,
+    temperature: float,
+    unc: dict[str, Any],
+    density: FeatureDensity,
 ) -> dict[str, float | None]:
-    probs = softmax(logits, temperature)
-    low = probs.max(1) < confidence
-    flagged = low | (energy_score(logits) > ood)
-    correct = probs.argmax(1) == labels
+    low, ood = flags(out, temperature, unc, density)
+    flagged = low | ood
+    correct = softmax(out.logits).argmax(1) == labels
     return {
         "low_confidence_rate": float(low.mean()),
-        "out_of_distribution_rate": float((energy_score(logits) > ood).mean()),
+        "out_of_distribution_rate": float(ood.mean()),
+        "energy_only_rate": float((energy_score(out.logits) > unc["ood_threshold"]).mean()),
         "uncertain_rate": float(flagged.mean()),
         "accuracy_when_not_flagged": float(correct[~flagged].mean()) if (~flagged).any() else None,
         "accuracy_when_flagged": float(correct[flagged].mean()) if flagged.any() else None,

@@ -138,7 +138,22 @@ def file_batches(files: Sequence[Path], transform: EvalTransform) -> Iterator[np
         yield np.stack([transform(open_rgb(p)) for p in files[start : start + 32]])
 
 
-def run_session(session: ort.InferenceSession, batches: Iterator[np.ndarray]) -> np.ndarray:
+@dataclass(frozen=True)
+class Outputs:
+    """What the served graph says about a list of images: logits and penultimate features."""
+
+    logits: np.ndarray
+    features: np.ndarray
+
+
+def run_outputs(session: ort.InferenceSession, batches: Iterator[np.ndarray]) -> Outputs:
     name = session.get_inputs()[0].name
-    outs = [session.run(None, {name: b})[0] for b in batches]
-    return np.concatenate(outs) if outs else np.zeros((0, session.get_outputs()[0].shape[-1]))
+    outs = [session.run(None, {name: b}) for b in batches]
+    if not outs:
+        sizes = [o.shape[-1] for o in session.get_outputs()]
+        return Outputs(np.zeros((0, sizes[0])), np.zeros((0, sizes[-1])))
+    return Outputs(np.concatenate([o[0] for o in outs]), np.concatenate([o[-1] for o in outs]))
+
+
+def run_session(session: ort.InferenceSession, batches: Iterator[np.ndarray]) -> np.ndarray:
+    return run_outputs(session, batches).logits

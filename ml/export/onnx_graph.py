@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 OPSET = 18
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
+FEATURES_NAME = "features"
 
 
 def export_onnx(model: torch.nn.Module, path: Path, image_size: int) -> None:
-    """Float32 ONNX with a dynamic batch axis, input ``input`` and output ``logits``.
+    """Float32 ONNX with a dynamic batch axis, input ``input``, outputs ``logits`` and
+    ``features`` (the pooled penultimate vector, for the feature-space OOD score).
 
     BatchNorm stays a separate node, so initializers keep the model's state-dict names (Grad-CAM
     rebuilds the eager model from them); ONNX Runtime fuses Conv+BN+Clip when it loads the graph,
@@ -31,14 +33,26 @@ def export_onnx(model: torch.nn.Module, path: Path, image_size: int) -> None:
     import torch
 
     model = model.eval().to(memory_format=torch.contiguous_format)
+
+    class LogitsAndFeatures(torch.nn.Module):
+        """The classifier's own submodules under their own names (state-dict keys unchanged)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone, self.head = model.backbone, model.head
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            features = self.backbone(x)
+            return self.head(features), features
+
     program = torch.onnx.export(
-        model,
+        LogitsAndFeatures().eval(),
         (torch.zeros(2, 3, image_size, image_size),),
         dynamo=True,
         optimize=False,
         opset_version=OPSET,
         input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
+        output_names=[OUTPUT_NAME, FEATURES_NAME],
         dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
         verbose=False,
     )

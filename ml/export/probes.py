@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ml.calibration import energy_score, softmax
-from ml.export.images import Alter, RunData, file_batches, image_files, run_session
+from ml.calibration import FeatureDensity, energy_score
+from ml.export.card import flags
+from ml.export.images import Alter, RunData, file_batches, image_files, run_outputs, run_session
 from ml.export.report import ExportError
 
 if TYPE_CHECKING:
@@ -21,25 +22,26 @@ if TYPE_CHECKING:
 
 def folder_rates(
     session: ort.InferenceSession, run: RunData, uncertainty: dict[str, Any], temperature: float,
-    folders: Sequence[Path],
+    density: FeatureDensity, folders: Sequence[Path],
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Per folder (up to 200 photos each): the share flagged out of distribution, flagged at all
-    (either reason), and the share of each predicted class."""
+    """Per folder (up to 200 photos each): the share flagged out of distribution (by either
+    score, and by energy alone), flagged at all, and the share of each predicted class."""
     out = []
     for folder in folders:
         files = image_files(Path(folder))
         if not files:
             raise ExportError(f"{folder}: no images to measure the model on")
-        logits = run_session(session, file_batches(files, run.transform))
-        ood = energy_score(logits) > uncertainty["ood_threshold"]
-        low = softmax(logits, temperature).max(1) < uncertainty["confidence_threshold"]
+        outputs = run_outputs(session, file_batches(files, run.transform))
+        low, ood = flags(outputs, temperature, uncertainty, density)
+        energy = energy_score(outputs.logits) > uncertainty["ood_threshold"]
         out.append(
             {
                 "data": str(folder),
                 "n": len(files),
                 "out_of_distribution_rate": float(ood.mean()),
+                "energy_only_rate": float(energy.mean()),
                 "uncertain_rate": float((ood | low).mean()),
-                "predicted_share": _shares(softmax(logits).argmax(1), run.classes),
+                "predicted_share": _shares(outputs.logits.argmax(1), run.classes),
             }
         )
     return out

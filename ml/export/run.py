@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ml.bundle import LOGITS_FILE, MODEL_FILE, REFERENCE_FILE, bundle_size, file_entry, write_card
-from ml.calibration import calibrate
+from ml.bundle import (
+    FEATURES_FILE,
+    LOGITS_FILE,
+    MODEL_FILE,
+    REFERENCE_FILE,
+    bundle_size,
+    file_entry,
+    write_card,
+)
+from ml.calibration import FeatureDensity, calibrate, fit_feature_density
 from ml.export.card import build_card, metrics_summary
-from ml.export.images import RunData, load_run_data, run_session
+from ml.export.images import Outputs, RunData, load_run_data, run_outputs, run_session
 from ml.export.onnx_graph import export_onnx, quantize_int8, store_float16
 from ml.export.probes import folder_rates, source_bias
 from ml.export.report import ExportError, ExportReport, Parity, QuantizationResult, parity
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
 MAX_F1_DROP = 0.01
 MIN_PARITY_AGREEMENT = 0.98
 INT8_CALIBRATION_IMAGES = 128
+DENSITY_IMAGES = 2000
 DEFAULT_INTENDED_USE = (
     "Information about what a photo shows, for people curious about their skin and for teams "
     "building skin-analysis features. It is not a diagnosis and not a medical device: it can be "
@@ -121,15 +130,16 @@ def _session(path: Path) -> ort.InferenceSession:
 
 def _eager_and_served(
     model: torch.nn.Module, session: ort.InferenceSession, batches: Iterator[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, Outputs]:
     import torch
 
     name, eager, served = session.get_inputs()[0].name, [], []
     with torch.inference_mode():
         for batch in batches:
             eager.append(model(torch.from_numpy(batch)).float().numpy())
-            served.append(session.run(None, {name: batch})[0])
-    return np.concatenate(eager), np.concatenate(served)
+            served.append(session.run(None, {name: batch}))
+    logits, features = (np.concatenate([s[i] for s in served]) for i in (0, -1))
+    return np.concatenate(eager), Outputs(logits, features)
 
 
 def _build(
@@ -142,34 +152,27 @@ def _build(
     store_float16(fp32, job.staging / MODEL_FILE)
     session = _session(job.staging / MODEL_FILE)
     job.progress(f"checking parity with PyTorch on {len(run.val.keys)} validation images")
-    eager_val, val_logits = _eager_and_served(job.model, session, run.batches(run.val.records))
-    served_parity = parity(eager_val, val_logits, "val")
+    eager_val, val = _eager_and_served(job.model, session, run.batches(run.val.records))
+    served_parity = parity(eager_val, val.logits, "val")
     _check_parity(served_parity, "the float16-weight ONNX graph")
     job.progress(f"scoring the held-out test split ({len(run.test.keys)} images)")
-    test_logits = run_session(session, run.batches(run.test.records))
+    test = run_outputs(session, run.batches(run.test.records))
     quant = None
     if quantize:
-        quant, session = _try_int8(job, fp32, session, eager_val, test_logits)
+        quant, session = _try_int8(job, fp32, session, eager_val, test.logits)
         if quant.kept:
-            val_logits = run_session(session, run.batches(run.val.records))
-            test_logits = run_session(session, run.batches(run.test.records))
+            val = run_outputs(session, run.batches(run.val.records))
+            test = run_outputs(session, run.batches(run.test.records))
             served_parity = quant.int8_parity
-    calibration = calibrate(val_logits, run.val.labels, test_logits, run.test.labels)
-    logits = {"val": val_logits, "test": test_logits}
+    density = _fit_density(job, session)
+    calibration = calibrate(val.logits, run.val.labels, test.logits, run.test.labels)
     card = build_card(
         task=job.task, run=run, ckpt=job.ckpt, calibration=calibration,
-        served_parity=served_parity, eager_val=eager_val, logits=logits, quant=quant,
+        served_parity=served_parity, eager_val=eager_val, outputs={"val": val, "test": test},
+        density=density, quant=quant,
     )  # fmt: skip
-    job.progress("measuring out-of-distribution flags and probe folders")
-    rates = {"session": session, "run": run, "temperature": calibration.temperature}
-    card["uncertainty"]["out_of_distribution_sets"] = folder_rates(
-        uncertainty=card["uncertainty"], folders=ood_data, **rates
-    )
-    card["probe_sets"] = folder_rates(uncertainty=card["uncertainty"], folders=probe_data, **rates)
-    if len(run.index.sources) > 1:
-        job.progress("measuring how far predictions follow the photo source")
-        card["source_bias"] = source_bias(session, run)
-    _save_logits(job.staging / LOGITS_FILE, run, logits)
+    _measure(job, card, session, density, ood_data, probe_data)
+    _save_arrays(job.staging, run, val.logits, test.logits, density)
     parts = {
         "parity": served_parity,
         "calibration": calibration,
@@ -177,6 +180,35 @@ def _build(
         "quantization": quant,
     }
     return card, parts
+
+
+def _fit_density(job: _Export, session: ort.InferenceSession) -> FeatureDensity:
+    records = job.run.train_records(DENSITY_IMAGES)
+    job.progress(f"fitting the feature density on {len(records)} training images")
+    train = run_outputs(session, job.run.batches(records))
+    return fit_feature_density(train.features, train.logits.argmax(1))
+
+
+def _measure(
+    job: _Export,
+    card: dict[str, Any],
+    session: ort.InferenceSession,
+    density: FeatureDensity,
+    ood_data: Sequence[Path],
+    probe_data: Sequence[Path],
+) -> None:
+    """Out-of-distribution and probe folders; the photo-source check for multi-source data."""
+    job.progress("measuring out-of-distribution flags and probe folders")
+    unc = card["uncertainty"]
+    common = {"session": session, "run": job.run, "uncertainty": unc, "density": density}
+    temperature = card["calibration"]["temperature"]
+    unc["out_of_distribution_sets"] = folder_rates(
+        temperature=temperature, folders=ood_data, **common
+    )
+    card["probe_sets"] = folder_rates(temperature=temperature, folders=probe_data, **common)
+    if len(job.run.index.sources) > 1:
+        job.progress("measuring how far predictions follow the photo source")
+        card["source_bias"] = source_bias(session, job.run)
 
 
 def _check_parity(result: Parity, what: str) -> None:
@@ -225,19 +257,26 @@ def _try_int8(
     return result, session
 
 
-def _save_logits(path: Path, run: RunData, logits: dict[str, np.ndarray]) -> None:
+def _save_arrays(
+    staging: Path,
+    run: RunData,
+    val_logits: np.ndarray,
+    test_logits: np.ndarray,
+    density: FeatureDensity,
+) -> None:
     """The served model's held-out logits (and file keys, not images): thresholds, ECE and the
-    card's metrics can be re-checked from the bundle alone."""
+    card's metrics can be re-checked from the bundle alone; and the feature density."""
     np.savez_compressed(
-        path,
+        staging / LOGITS_FILE,
         classes=np.array(run.classes),
-        val_logits=logits["val"].astype(np.float32),
+        val_logits=val_logits.astype(np.float32),
         val_labels=run.val.labels,
         val_keys=np.array(run.val.keys),
-        test_logits=logits["test"].astype(np.float32),
+        test_logits=test_logits.astype(np.float32),
         test_labels=run.test.labels,
         test_keys=np.array(run.test.keys),
     )
+    np.savez_compressed(staging / FEATURES_FILE, **density.arrays())
 
 
 def _replace_dir(staging: Path, out_dir: Path) -> None:

@@ -22,7 +22,12 @@ from tests.ml.serving_helpers import CLASSES, colour_image, ood_folder, tiny_bun
 
 def test_export_writes_a_self_describing_bundle() -> None:
     bundle = tiny_bundle()
-    assert {p.name for p in bundle.iterdir()} == {"model.onnx", "card.json", "heldout_logits.npz"}
+    assert {p.name for p in bundle.iterdir()} == {
+        "model.onnx",
+        "card.json",
+        "heldout_logits.npz",
+        "feature_density.npz",
+    }
     card = read_card(bundle)
     raw = card.raw
     assert card.task == "colours"
@@ -48,7 +53,10 @@ def test_export_writes_a_self_describing_bundle() -> None:
     unc = raw["uncertainty"]
     assert unc["ood_score"] == "energy"
     assert unc["rates"]["val"]["out_of_distribution_rate"] <= 0.1
+    assert unc["feature_ood"]["threshold"] == card.feature_threshold
+    assert unc["rates"]["val"]["out_of_distribution_rate"] <= 0.05 + 1e-9
     (ood,) = unc["out_of_distribution_sets"]
+    assert ood["out_of_distribution_rate"] >= 0.75  # checkerboards are not colour photos
     assert ood["data"] == str(ood_folder())
     assert ood["n"] == 12
     assert raw["training"]["dataset"]["hash"]

@@ -19,7 +19,14 @@ from ml.calibration import softmax
 from ml.inference import DRAFT_MARGIN, Prediction, decode_image, load_predictor
 from ml.train.checkpoint import model_from_checkpoint
 from ml.transforms import preprocess
-from tests.ml.serving_helpers import CLASSES, REPO, colour_image, tiny_bundle, tiny_run
+from tests.ml.serving_helpers import (
+    CLASSES,
+    REPO,
+    colour_image,
+    ood_folder,
+    tiny_bundle,
+    tiny_run,
+)
 
 
 def test_serving_path_never_imports_torch(tmp_path) -> None:
@@ -107,13 +114,26 @@ def test_uncertainty_reasons_follow_the_card_thresholds() -> None:
     confident = np.array([[0.0, 0.0, 30.0]])  # low energy, one class dominates
     flat = np.array([[5.0, 5.0, 5.0]])  # top probability 1/3
     unfamiliar = np.full((1, 3), card.ood_threshold * -1 - 10.0)  # energy far above threshold
-    sure, unsure, odd = predictor.from_logits(np.concatenate([confident, flat, unfamiliar]))
+    sure, unsure, odd = predictor.from_outputs(np.concatenate([confident, flat, unfamiliar]))
     assert (sure.uncertain, sure.reasons) == (False, ())
     if card.confidence_threshold > 1 / 3:
         assert "low_confidence" in unsure.reasons
         assert unsure.uncertain
     assert "out_of_distribution" in odd.reasons
     assert odd.ood_score > card.ood_threshold
+
+
+def test_photos_of_another_kind_are_flagged_out_of_distribution() -> None:
+    predictor = load_predictor(tiny_bundle())
+    threshold = predictor.card.feature_threshold
+    assert threshold is not None
+    familiar = [colour_image(c, seed=s) for c in CLASSES for s in (1, 2, 3)]
+    odd = sorted(ood_folder().iterdir())  # grey checkerboards
+    seen, strange = predictor.predict_batch(familiar), predictor.predict_batch(odd)
+    assert all(p.feature_distance < threshold for p in seen)
+    assert np.mean([p.feature_distance > threshold for p in strange]) >= 0.75
+    assert np.mean(["out_of_distribution" in p.reasons for p in strange]) >= 0.75
+    assert all(p.uncertain for p in strange if "out_of_distribution" in p.reasons)
 
 
 def test_load_predictor_caches_per_process_and_reloads_a_changed_card(tmp_path) -> None:
