@@ -133,9 +133,13 @@
     add("test (best checkpoint)", s.test_metrics);
     best.replaceChildren(...rows.map(([label, m]) => {
       const tr = document.createElement("tr");
-      tr.innerHTML = "<td></td><td class='text-end'></td>";
-      tr.children[0].textContent = label;
-      tr.children[1].textContent = ["macro_f1", "balanced_accuracy", "accuracy"].filter((k) => m[k] !== undefined).map((k) => `${k.replace("_", " ")} ${fmt(m[k])}`).join(" · ");
+      const name = document.createElement("td");
+      const figures = document.createElement("td");
+      name.textContent = label;
+      figures.className = "text-end";
+      figures.textContent = ["macro_f1", "balanced_accuracy", "accuracy"].filter((k) => m[k] !== undefined && m[k] !== null)
+        .map((k) => `${k.replace("_", " ")} ${fmt(m[k])}`).join(" · ");
+      tr.append(name, figures);
       return tr;
     }));
   }
