@@ -220,12 +220,13 @@ class Reporter:
         if due:
             fields = {
                 "stage": data.get("stage", ""),
-                "epoch": epoch,
                 "step": step,
                 "total_steps": total,
                 "eta_s": data.get("eta_s"),
                 "images_per_s": data.get("images_per_s"),
             }
+            if data.get("phase") == "train":  # reading images, features, scoring: no epoch
+                fields["epoch"] = min(epoch, self.total_epochs or epoch)
             if fraction is not None:
                 fields["fraction"] = fraction
             if data.get("loss") is not None:

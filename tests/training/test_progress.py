@@ -203,3 +203,14 @@ def test_pushes_to_redis_go_through_one_background_loop_in_order(settings, redis
 
     steps = [m["data"]["step"] for m in async_to_sync(receive_all)()]
     assert steps == list(range(1, 21))
+
+
+def test_preparation_and_final_scoring_do_not_move_the_epoch():
+    session = TrainingSessionFactory(status="running", total_epochs=2, epoch=1)
+    reporter = Reporter(session.pk)
+    reporter(BatchProgress("prepare", "prepare", 0, 25, 100, None, 50.0, 2.0))
+    session.refresh_from_db()
+    assert (session.epoch, session.stage, session.step) == (1, "prepare", 25)
+    reporter(BatchProgress("eval", "eval", 3, 2, 2, None, 50.0, 0.1))  # scoring after epoch 2
+    session.refresh_from_db()
+    assert (session.epoch, session.step) == (1, 2)  # written, but not as "epoch 3"
