@@ -41,7 +41,8 @@ class TrainConfig:
     """A training run. Stage 1 trains the head on backbone features computed once (frozen
     backbone, ``frozen_epochs``); stage 2 unfreezes the last ``unfreeze_blocks`` blocks (-1: all)
     and fine-tunes with augmentation at ``finetune_lr`` for ``finetune_epochs``; ``freeze_bn``
-    keeps every BatchNorm's running statistics fixed in stage 2 (scale and shift still learn)."""
+    keeps every BatchNorm's running statistics fixed in stage 2 (scale and shift still learn);
+    ``ema_decay`` > 0 evaluates and keeps an exponential moving average of the stage-2 weights."""
 
     backbone: str = "mobilenet_v2"
     pretrained: bool = True
@@ -67,6 +68,7 @@ class TrainConfig:
     finetune_epochs: int = 10
     unfreeze_blocks: int = 4
     freeze_bn: bool = False
+    ema_decay: float = 0.0
     early_stopping_metric: str = "macro_f1"
     patience: int = 5
     val_fraction: float = 0.15
@@ -169,6 +171,7 @@ _RANGES: tuple[tuple[str, float, float], ...] = (
     ("step_epochs", 1, 10_000),
     ("step_gamma", 0.0, 1.0),
     ("label_smoothing", 0.0, 0.5),
+    ("ema_decay", 0.0, 0.9999),
     ("frozen_epochs", 0, 10_000),
     ("finetune_epochs", 0, 10_000),
     ("unfreeze_blocks", -1, 1000),

@@ -142,6 +142,7 @@ class Trainer:
         )
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.eval_model: torch.nn.Module = self.model  # the weights validation sees (EMA or not)
         if ckpt is not None:
             self._restore_run(ckpt)
         self.emit(
@@ -189,6 +190,8 @@ class Trainer:
             self.stopper.new_stage()
             return
         stage.optimizer.load_state_dict(ckpt["optimizer"])
+        if stage.ema is not None:
+            stage.ema.load_state_dict(ckpt["ema"])
         stage.scheduler.load_state_dict(ckpt["scheduler"])
         stage.start_epoch = int(ckpt["stage_epoch"])
 
@@ -246,7 +249,8 @@ class Trainer:
             dataset=self.prep.dataset_info(),
         )
         ckpt.update(
-            model=self.model.state_dict(),
+            # best.pt: the weights validation saw (the EMA when on); last.pt: the trained weights
+            model=(self.model if full else self.eval_model).state_dict(),
             epoch=self.epoch,
             stage=stage.name,
             stage_epoch=epoch + 1,
@@ -262,6 +266,8 @@ class Trainer:
                 rng=rng_state(self.generator),
                 stopped_early=self.stopped_early,
             )
+            if stage.ema is not None:
+                ckpt["ema"] = stage.ema.state_dict()
         save_atomic(ckpt, path)
 
     def _best_info(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import TensorDataset
 
 from ml.models import unfreeze_last
@@ -43,6 +44,7 @@ class StageState:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     start_epoch: int = 0
+    ema: AveragedModel | None = None
 
 
 def fit_epoch(
@@ -66,6 +68,8 @@ def fit_epoch(
         loss.backward()
         stage.optimizer.step()
         stage.scheduler.step()
+        if stage.ema is not None:
+            stage.ema.update_parameters(t.model)
         seen += len(y)
         losses.append(float(loss.detach()) * len(y))
         outs.append(logits.detach().float().numpy())
@@ -105,6 +109,8 @@ def run_model(
     """Apply ``fn`` to normalised centre crops of cached images, in order; with ``tta`` the
     logits are averaged over the views of ``ml.transforms.tta_views``."""
     t.model.eval()
+    if isinstance(fn, torch.nn.Module):
+        fn.eval()
     outs, total = [], (len(arrays) + t.cfg.eval_batch_size - 1) // t.cfg.eval_batch_size
     start, seen, stage = time.perf_counter(), 0, "frozen" if phase == "features" else "eval"
     for step, batch in enumerate(eval_batches(arrays, t.cfg.image_size, t.cfg.eval_batch_size)):
@@ -193,14 +199,19 @@ def finetune_stage(t: Trainer, resume: dict[str, Any] | None) -> None:
         optimizer,
         make_scheduler(optimizer, cfg, steps, cfg.finetune_epochs),
     )
+    if cfg.ema_decay > 0:
+        stage.ema = AveragedModel(
+            t.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
+        )
     t.restore_stage(stage, resume)
+    t.eval_model = stage.ema.module if stage.ema is not None else t.model
     loss_fn = make_loss(cfg, y_train, len(t.prep.classes))
     for epoch in range(stage.start_epoch, stage.epochs):
         t.model.train()
         for module in frozen + (_batch_norms(t.model) if cfg.freeze_bn else []):
             module.eval()  # frozen blocks (+ every BatchNorm with freeze_bn) keep their statistics
         out = fit_epoch(t, stage, epoch, loader, steps, lambda x: t.model(t.normalizer(x)), loss_fn)
-        val_logits = run_model(t, val_arrays, t.model, "eval") if val_arrays else None
+        val_logits = run_model(t, val_arrays, t.eval_model, "eval") if val_arrays else None
         if t.end_epoch(stage, epoch, out, val_logits, y_val):
             break
 

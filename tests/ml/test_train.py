@@ -137,6 +137,7 @@ def test_resume_continues_exactly(tiny_data, tmp_path, frozen, finetune) -> None
         sampler="balanced",
         class_weights="balanced",
         label_smoothing=0.1,
+        ema_decay=0.9,
     )
     straight = train(cfg, tiny_data, on_event=lambda e: None, run_dir=tmp_path / "straight")
     on_event, stop = _stop_after_epochs(1)
@@ -147,9 +148,11 @@ def test_resume_continues_exactly(tiny_data, tmp_path, frozen, finetune) -> None
     resumed = train(cfg, tiny_data, on_event=rec, run_dir=tmp_path / "resumed", resume=True)
     assert resumed.epochs_completed == 2
     assert rec.kinds().count("epoch_end") == 1
-    a = read_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model"]
-    b = read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    a = read_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in a["ema"])  # the average too
+    assert not torch.equal(a["ema"]["module.head.1.weight"], a["model"]["head.1.weight"])
     assert resumed.test == straight.test
 
 
