@@ -90,12 +90,42 @@ def source_bias(session: ort.InferenceSession, run: RunData) -> dict[str, Any]:
     }
     return {
         "split": "test",
+        "single_source_classes": _single_source_classes(run, predicted),
         "blur_radius_px": radius,
         "method": "share of each predicted class per source folder: plain, Gaussian-blurred "
         "(radius image_size/40 on the resized photo), greyscale, central patch (half of each "
         "side, scaled back up)",
         "prediction_share_by_source_folder": table,
     }
+
+
+def _single_source_classes(run: RunData, predicted: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """For each class whose photos all come from one source that holds nothing else (ACNE04 has
+    no clear skin, so ``clear`` is another camera's photos): how often the model gives that
+    class to its own source's test photos and to the other sources', per image variant."""
+    sources = np.array([r.source for r in run.test.records])
+    labels = run.test.labels
+    out = []
+    for k, name in enumerate(run.classes):
+        own = set(sources[labels == k].tolist())
+        if len(own) != 1 or set(labels[sources == next(iter(own))].tolist()) != {k}:
+            continue
+        mine = sources == next(iter(own))
+        out.append(
+            {
+                "class": name,
+                "source": run.index.sources[next(iter(own))].name,
+                "n_source": int(mine.sum()),
+                "n_other": int((~mine).sum()),
+                "source_photos_called_class": {
+                    v: round(float(np.mean(p[mine] == k)), 4) for v, p in predicted.items()
+                },
+                "other_photos_called_class": {
+                    v: round(float(np.mean(p[~mine] == k)), 4) for v, p in predicted.items()
+                },
+            }
+        )
+    return out
 
 
 def _shares(predicted: np.ndarray, classes: Sequence[str]) -> dict[str, float]:

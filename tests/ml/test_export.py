@@ -136,3 +136,41 @@ def test_export_refuses_a_run_whose_images_are_gone(tmp_path) -> None:
 def test_export_refuses_a_run_without_a_checkpoint(tmp_path) -> None:
     with pytest.raises(ExportError, match="best.pt is missing"):
         export_run(tmp_path, tmp_path / "bundle", task="colours")
+
+
+def test_source_bias_reports_a_class_that_comes_from_one_source_only(tmp_path) -> None:
+    """Red photos from a "studio", green and blue ones from a "clinic": the report finds that
+    red is the single-source class and measures how the model treats each source's photos."""
+    from ml.data import concat, scan
+    from ml.export.images import RunData, RunSplit
+    from ml.export.probes import source_bias
+    from ml.inference import make_session, transform_from_card
+
+    studio, clinic = tmp_path / "studio", tmp_path / "clinic"
+    studio.mkdir()
+    for s in range(4):
+        colour_image("red", seed=10 + s).save(studio / f"r{s}.png")
+        for c in ("green", "blue"):
+            (clinic / c).mkdir(parents=True, exist_ok=True)
+            colour_image(c, seed=20 + s).save(clinic / c / f"{c}{s}.png")
+    index = concat(scan(studio, as_class="red"), scan(clinic))
+    labels = np.array([CLASSES.index(r.label) for r in index.records])
+    split = RunSplit("test", tuple(index.all_keys()), labels, np.zeros((12, 3)), index.records)
+    card = read_card(tiny_bundle())
+    run = RunData(tiny_run(), index, CLASSES, transform_from_card(card), split, split)
+    report = source_bias(make_session(tiny_bundle() / "model.onnx"), run)
+    (single,) = report["single_source_classes"]
+    assert single["class"] == "red"
+    assert single["source"] == "studio"
+    assert (single["n_source"], single["n_other"]) == (4, 8)
+    assert single["source_photos_called_class"]["plain"] >= 0.75
+    assert single["other_photos_called_class"]["plain"] <= 0.25
+    assert set(single["other_photos_called_class"]) == {
+        "plain",
+        "blurred",
+        "greyscale",
+        "centre_patch",
+    }
+    table = report["prediction_share_by_source_folder"]
+    assert set(table) == {"studio/red", "clinic/green", "clinic/blue"}
+    assert table["clinic/green"]["plain"]["green"] >= 0.75
