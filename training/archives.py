@@ -10,6 +10,7 @@ import hashlib
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -102,6 +103,11 @@ def _safe_parts(name: str) -> tuple[str, ...]:
     return parts
 
 
+def _is_dir(info: zipfile.ZipInfo) -> bool:
+    # zipfile's ZipInfo.is_dir() raises IndexError on an empty entry name (found by fuzzing).
+    return info.filename.endswith("/")
+
+
 def _is_link(info: zipfile.ZipInfo) -> bool:
     mode = info.external_attr >> 16
     return stat.S_ISLNK(mode)
@@ -122,7 +128,14 @@ def precheck(source: str | os.PathLike | BinaryIO, limits: Limits) -> ArchiveSum
     """Read only the central directory and refuse what breaks a rule. Nothing is extracted."""
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
         raise ArchiveRejected(
             "not_a_zip", f"This file is not a readable zip archive ({exc})."
         ) from exc
@@ -163,7 +176,7 @@ def _check_entries(
             raise ArchiveRejected(
                 "encrypted", f"Entry {info.filename!r} is encrypted; upload an unencrypted zip."
             )
-        if info.is_dir() or not parts or _is_ignored(parts):
+        if not parts or _is_dir(info) or _is_ignored(parts):
             continue
         if parts in seen:
             raise ArchiveRejected(
@@ -180,9 +193,21 @@ def _check_entries(
             )
         file_parts.append(parts)
     _check_overall_ratio(total, archive_size, limits)
+    _check_file_folder_clash(file_parts)
     if not file_parts:
         raise ArchiveRejected("empty", "The archive holds no files; expected one folder per class.")
     return ArchiveSummary(len(file_parts), total, _strip_prefix(file_parts))
+
+
+def _check_file_folder_clash(file_parts: list[tuple[str, ...]]) -> None:
+    """`mel` as a file and `mel/x.jpg` cannot both exist on disk (found by fuzzing)."""
+    folders = {parts[:i] for parts in file_parts for i in range(1, len(parts))}
+    for parts in file_parts:
+        if parts in folders:
+            name = "/".join(parts)
+            raise ArchiveRejected(
+                "path_conflict", f"Entry {name!r} is both a file and a folder in the archive."
+            )
 
 
 def _check_file_ratio(name: str, size: int, compressed: int, limits: Limits) -> None:
@@ -213,7 +238,7 @@ def extract(archive_path: str | os.PathLike, dest: Path, limits: Limits) -> Extr
     with zipfile.ZipFile(archive_path) as archive:
         for info in archive.infolist():
             parts = _safe_parts(info.filename)
-            if info.is_dir() or not parts or _is_ignored(parts):
+            if not parts or _is_dir(info) or _is_ignored(parts):
                 continue
             relpath = "/".join(parts)
             if summary.strip_prefix:
@@ -234,28 +259,58 @@ def _stream_entry(
 ) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    try:
-        with archive.open(info) as src, open(target, "xb") as out:
-            while chunk := src.read(CHUNK):
-                size += len(chunk)
-                if size > info.file_size:
-                    raise ArchiveRejected(
-                        "size_mismatch",
-                        f"Entry {info.filename!r} produces more bytes than its header declares.",
-                    )
-                if done + size > limits.max_total_bytes:
-                    raise ArchiveRejected(
-                        "total_size",
-                        f"The archive expands to more than {_fmt_bytes(limits.max_total_bytes)}.",
-                    )
-                _check_file_ratio(info.filename, size, info.compress_size, limits)
-                digest.update(chunk)
-                write_chunk(out, chunk)
-    except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise ArchiveRejected(
-            "corrupt_archive", f"Entry {info.filename!r} could not be read: {exc}."
-        ) from exc
+    with _open_entry(archive, info) as src, open(target, "xb") as out:
+        for chunk in _read_chunks(src, info):
+            size += len(chunk)
+            if size > info.file_size:
+                raise ArchiveRejected(
+                    "size_mismatch",
+                    f"Entry {info.filename!r} produces more bytes than its header declares.",
+                )
+            if done + size > limits.max_total_bytes:
+                raise ArchiveRejected(
+                    "total_size",
+                    f"The archive expands to more than {_fmt_bytes(limits.max_total_bytes)}.",
+                )
+            _check_file_ratio(info.filename, size, info.compress_size, limits)
+            digest.update(chunk)
+            write_chunk(out, chunk)
     return digest.hexdigest(), size
+
+
+# Errors of *reading* a damaged archive (bad offsets, bad deflate data, bad CRC...). Errors of
+# writing the output (a full disk) are OSErrors too but come from write_chunk and propagate.
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+    zlib.error,
+)
+
+
+def _corrupt(info: zipfile.ZipInfo, exc: BaseException) -> ArchiveRejected:
+    return ArchiveRejected("corrupt_archive", f"Entry {info.filename!r} could not be read: {exc}.")
+
+
+def _open_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
+    try:
+        return archive.open(info)
+    except _READ_ERRORS as exc:
+        raise _corrupt(info, exc) from exc
+
+
+def _read_chunks(src: BinaryIO, info: zipfile.ZipInfo) -> Iterable[bytes]:
+    while True:
+        try:
+            chunk = src.read(CHUNK)
+        except _READ_ERRORS as exc:
+            raise _corrupt(info, exc) from exc
+        if not chunk:
+            return
+        yield chunk
 
 
 def write_chunk(out: BinaryIO, chunk: bytes) -> None:
