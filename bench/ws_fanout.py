@@ -328,7 +328,9 @@ async def time_training(url: str, token: str, version: int, n: int, args, env) -
     ended = datetime.fromisoformat(row["finished_at"])
     seconds = (ended - began).total_seconds()
     if n:
-        CLIENT_LOAD.append((watchers.messages / n / seconds, (time.process_time() - cpu) / seconds))
+        CLIENT_LOAD.append(
+            (n, watchers.messages / n / seconds, (time.process_time() - cpu) / seconds)
+        )
     return seconds
 
 
@@ -369,8 +371,8 @@ async def run(args) -> None:
         )
         levels = sorted({0, *counts})
         times: dict[int, list[float]] = {n: [] for n in levels}
-        for _ in range(args.repeats):
-            for n in levels:
+        for repeat in range(args.repeats):
+            for n in levels if repeat % 2 == 0 else reversed(levels):  # no drift bias
                 times[n].append(
                     await time_training(url, setup["token"], setup["version"], n, args, env)
                 )
@@ -409,7 +411,7 @@ def main() -> None:
     parser.add_argument(
         "--interval", type=float, default=0.05, help="seconds between events (0.05: 20 batches/s)"
     )
-    parser.add_argument("--images", type=int, default=40, help="synthetic images per class")
+    parser.add_argument("--images", type=int, default=80, help="synthetic images per class")
     parser.add_argument("--epochs", type=int, default=2, help="fine-tune epochs of the run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-training", action="store_true")

@@ -3,6 +3,8 @@ to `training.<id>` in the documented shape. Fed with ml.train's real event class
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 
 import pytest
@@ -12,6 +14,7 @@ from channels.layers import get_channel_layer
 from ml.metrics import classification_metrics
 from ml.train.events import BatchProgress, EpochEnd, LogLine, RunStarted
 from tests.training.factories import TrainingSessionFactory
+from training import progress
 from training.models import EpochMetric
 from training.progress import Reporter, clean_json, group_name
 
@@ -20,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def listener():
-    """A channel in the session's group: what every watcher's consumer would receive."""
+    """A channel in the session's group: what every watcher's consumer would receive (on the
+    in-memory layer, or on Redis in the real-services lane)."""
     layer = get_channel_layer()
 
     class Listener:
@@ -28,23 +32,21 @@ def listener():
             self.channel = async_to_sync(layer.new_channel)()
             async_to_sync(layer.group_add)(group_name(session_id), self.channel)
 
-        def drain(self) -> list[dict]:
-            out = []
-            while True:
-                try:
-                    message = async_to_sync(_receive_nowait)(layer, self.channel)
-                except LookupError:
-                    return out
-                out.append(message)
+        def drain(self, expected: int) -> list[dict]:
+            progress.flush()
+
+            async def receive() -> list[dict]:
+                def one(timeout: float):
+                    return asyncio.wait_for(layer.receive(self.channel), timeout)
+
+                out = [await one(5) for _ in range(expected)]
+                with contextlib.suppress(TimeoutError):  # and nothing more
+                    out.append(await one(0.3))
+                return out
+
+            return async_to_sync(receive)()
 
     return Listener()
-
-
-async def _receive_nowait(layer, channel):
-    queue = layer.channels.get(channel)
-    if not queue or queue.empty():
-        raise LookupError
-    return await layer.receive(channel)
 
 
 def _metrics(loss: float):
@@ -66,7 +68,7 @@ def test_batches_are_throttled_but_all_pushed(listener, settings):
     session.refresh_from_db()
     assert (session.epoch, session.step, session.total_steps) == (1, 40, 40)
     assert session.fraction == 0.5
-    messages = listener.drain()
+    messages = listener.drain(40)
     assert len(messages) == 40
     first = messages[0]
     assert first["type"] == "training.progress"
@@ -109,7 +111,7 @@ def test_every_epoch_and_log_line_is_written(listener):
     assert metrics[1].val_loss == pytest.approx(0.5)
     assert metrics[0].confusion_matrix == [[2, 0], [1, 1]]
     assert metrics[0].per_class["b"]["recall"] == 0.5
-    messages = [m["data"] for m in listener.drain()]
+    messages = [m["data"] for m in listener.drain(4)]
     assert [m["event"] for m in messages] == ["status", "log", "epoch", "epoch"]
     assert messages[0]["kind"] == "run_started"
     assert messages[2]["epoch"]["macro_f1"] == pytest.approx(metrics[0].macro_f1)
@@ -133,7 +135,7 @@ def test_nan_is_never_stored_or_pushed(listener):
     Reporter(session.pk)(BatchProgress("finetune", "train", 1, 10, 10, math.nan, 5.0, math.inf))
     session.refresh_from_db()
     assert session.last_loss is None
-    [message] = listener.drain()
+    [message] = listener.drain(1)
     assert message["data"]["loss"] is None
     assert message["data"]["eta_s"] is None
     assert clean_json({"a": [1.0, math.nan]}) == {"a": [1.0, None]}
@@ -177,8 +179,6 @@ def redis_url():
 
 def test_pushes_to_redis_go_through_one_background_loop_in_order(settings, redis_url):
     from channels_redis.core import RedisChannelLayer
-
-    from training import progress
 
     settings.CHANNEL_LAYERS = {
         "default": {

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Notification
@@ -47,10 +49,10 @@ async def test_real_tiny_training_streams_its_events_to_a_watcher(
 
     settings.TRAINING_HEARTBEAT_S = 60  # no concurrent writer on the in-memory test database
     monkeypatch.setattr(Conf, "SYNC", False)
-    session = await sync_to_async(services.training_session_start)(
+    session = await database_sync_to_async(services.training_session_start)(
         user=member_user, dataset_version=ready_version, name="tiny", train=TINY_TRAIN
     )
-    queued = await sync_to_async(lambda: list(OrmQ.objects.all()))()
+    queued = await database_sync_to_async(lambda: list(OrmQ.objects.all()))()
     assert [(q.func(), q.task["args"]) for q in queued] == [
         ("training.tasks.run_training_session", (session.pk,))
     ]
@@ -65,7 +67,7 @@ async def test_real_tiny_training_streams_its_events_to_a_watcher(
 
     func = queued[0].task["func"]
     assert func == "training.tasks.run_training_session"
-    result = await sync_to_async(tasks.run_training_session, thread_sensitive=False)(
+    result = await sync_to_async(_run_in_worker_thread, thread_sensitive=False)(
         *queued[0].task["args"]
     )
     assert result["status"] == "finished"
@@ -91,7 +93,7 @@ async def test_real_tiny_training_streams_its_events_to_a_watcher(
     assert set(first_epoch["per_class"]) == {"blue", "red"}
     assert len(first_epoch["confusion_matrix"]) == 2
 
-    session = await sync_to_async(TrainingSession.objects.get)(pk=session.pk)
+    session = await database_sync_to_async(TrainingSession.objects.get)(pk=session.pk)
     assert session.status == "done"
     assert session.fraction == 1.0
     assert session.best_epoch in (1, 2)
@@ -99,16 +101,24 @@ async def test_real_tiny_training_streams_its_events_to_a_watcher(
     assert session.test_metrics["n"] > 0
     assert session.classes == ["blue", "red"]
     assert session.attempt == 1
-    rows = await sync_to_async(lambda: list(EpochMetric.objects.filter(session=session)))()
+    rows = await database_sync_to_async(lambda: list(EpochMetric.objects.filter(session=session)))()
     assert [(r.epoch, r.stage) for r in rows] == [(1, "frozen"), (2, "finetune")]
     assert all(r.macro_f1 is not None and r.train_loss is not None for r in rows)
     # Everyone in the team is told, in the app and by e-mail.
-    titles = await sync_to_async(
+    titles = await database_sync_to_async(
         lambda: sorted(Notification.objects.values_list("user__username", flat=True))
     )()
     assert titles == ["alice", "bob", "vera"]
     assert len(mail.outbox) == 3
     assert "finished" in mail.outbox[0].subject
+
+
+def _run_in_worker_thread(session_id: int) -> dict:
+    """The task on a thread of its own, as in a worker; its connection closes with it."""
+    try:
+        return tasks.run_training_session(session_id)
+    finally:
+        connection.close()
 
 
 # ---------------------------------------------------------------- through q2 (sync)
