@@ -292,6 +292,13 @@ async def measure_latency(url: str, token: str, session_id: int, n: int, args, e
         for key in got
         if key[1] in sent
     ]
+    # The first event also pays for the publisher's first Redis connection.
+    later = [
+        (got[key] - sent[key[1]]) / 1e6
+        for got in watchers.received
+        for key in got
+        if key[1] in sent and key[1] > 1
+    ]
     expected = len(sent) * n
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
@@ -300,6 +307,7 @@ async def measure_latency(url: str, token: str, session_id: int, n: int, args, e
         "p50_ms": round(statistics.median(latencies), 2),
         "p95_ms": round(q[94], 2),
         "max_ms": round(max(latencies), 2),
+        "max_later_ms": round(max(later), 2) if later else None,
         "reporter_ms_p50": round(published["reporter_ms_p50"], 2),
     }
 
@@ -355,11 +363,12 @@ async def run(args) -> None:
         print(f"\nworker event -> client latency ({args.events} batch events, one every {every}, "
               f"real reporter + Redis channel layer, {url})")  # fmt: skip
         print(f"{'watchers':>8} {'delivered':>12} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
-              f" {'reporter ms':>12}")  # fmt: skip
+              f" {'max 2nd+':>9} {'reporter ms':>12}")  # fmt: skip
         for n in counts:
             r = await measure_latency(url, setup["token"], setup["fanout"], n, args, env)
             print(f"{r['watchers']:>8} {r['delivered']:>12} {r['p50_ms']:>8} {r['p95_ms']:>8} "
-                  f"{r['max_ms']:>8} {r['reporter_ms_p50']:>12}", flush=True)  # fmt: skip
+                  f"{r['max_ms']:>8} {r['max_later_ms']:>9} {r['reporter_ms_p50']:>12}",
+                  flush=True)  # fmt: skip
         if args.no_training:
             return
         most = max(counts)
