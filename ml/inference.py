@@ -104,6 +104,9 @@ def make_session(model_path: Path, threads: int | None = None) -> ort.InferenceS
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or 0
     options.inter_op_num_threads = 1
+    # Idle ORT threads would spin on the cores the web process shares with the workers: measured
+    # under load, spinning off was faster (9.5 vs 14 ms) and used 2.5x less CPU per prediction.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises its own unrelated exception types
