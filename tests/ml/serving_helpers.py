@@ -21,6 +21,7 @@ CLASSES = ("blue", "green", "red")
 DEFAULT_BUNDLES = {
     "lesions": ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"),
     "acne-severity": ("clear", "mild_moderate", "severe"),
+    "facial": ("clear_skin", "dark_spots", "puffy_eyes", "wrinkles"),
 }
 
 
