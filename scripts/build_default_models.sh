@@ -47,6 +47,7 @@ for task in "${tasks[@]}"; do
   facial)
     $PY -m ml train --data "$DATA/facial" \
       --set image_size=224 --set frozen_epochs=5 --set finetune_epochs=10 \
+      --set val_fraction=0.2 --set test_fraction=0.2 \
       --set unfreeze_blocks=-1 --set finetune_lr=0.0003 --set 'class_weights="balanced"' \
       --set 'augmentation="photometric"' --set label_smoothing=0.1 --set 'tta="hflip"' \
       --set patience=5 --set threads=2 --out "$RUNS/facial"
