@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _on_signal)
+    # A shell without job control starts background commands with SIGINT ignored, and Python
+    # keeps that: restore Ctrl-C semantics so `kill -INT` stops the platform there too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = _start_embedded_redis(runner, BASE_DIR / "var" / "redis")
