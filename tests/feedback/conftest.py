@@ -10,6 +10,14 @@ from feedback.services import AnswerInput
 from tests.feedback.factories import TrainingSessionFactory, make_analysis
 
 
+@pytest.fixture(autouse=True)
+def _no_shipped_models(settings, tmp_path):
+    """The factories' analyses record no model card, so the repository's default bundles (which
+    add a production row per task to the per-model statistics) are kept out; the tests that
+    are about shipped bundles put their own card in MODELS_DIR (`shipped` fixture)."""
+    settings.MODELS_DIR = tmp_path / "no-models"
+
+
 @pytest.fixture
 def analysis_questionnaire(db) -> Questionnaire:
     """Seeded by the data migration: helpful (rating, required), doctor (single), really
