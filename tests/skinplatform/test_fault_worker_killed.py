@@ -1,0 +1,110 @@
+"""kill -9 of the worker mid-training, with real processes: a django-q2 cluster runs a real
+training; the whole cluster (guard, pusher, monitor, workers) is killed with SIGKILL after an
+epoch or two; a new cluster is started. The stale-session sweep (a q2 schedule, every minute)
+must notice the silent heartbeat and resume the run from its last checkpoint, which then
+finishes: never left "running", no epoch recorded twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.training.factories import make_image_folder
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.skinplatform.fault_settings",
+        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        MEDIA_ROOT=str(tmp / "media"),
+        TORCH_THREADS="1",
+        Q_WORKERS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _action(env: dict[str, str], *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", "from tests.skinplatform.fault_actions import main; main()", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
+
+
+def _cluster(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_a_worker_killed_mid_training_is_resumed_by_another_cluster(tmp_path):
+    env = _env(tmp_path)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO, env=env, check=True, timeout=180,
+    )  # fmt: skip
+    folder = make_image_folder(tmp_path / "colours", {"blue": 40, "red": 40}, size=40)
+    log = tmp_path / "qcluster.log"
+    first = _cluster(env, log)
+    second = None
+    try:
+        session = _action(env, "start_training", str(folder))["session"]
+        deadline = time.monotonic() + 180
+        state = _action(env, "session_state", str(session))
+        while len(state["epochs"]) < 2 and state["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, (state, log.read_text()[-3000:])
+            time.sleep(0.5)
+            state = _action(env, "session_state", str(session))
+        assert state["status"] == "running", state
+        killed_after = state["epochs"]
+
+        os.killpg(first.pid, signal.SIGKILL)  # the whole cluster, like an OOM kill or a crash
+        first.wait(timeout=10)
+        killed_at = time.monotonic()
+        time.sleep(2)
+        state = _action(env, "session_state", str(session))
+        assert state["status"] == "running"  # what a dead worker leaves behind
+
+        second = _cluster(env, log)
+        deadline = killed_at + 150  # stale after 10 s + the sweep's one-minute schedule + the run
+        while state["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, (state, log.read_text()[-3000:])
+            time.sleep(1)
+            state = _action(env, "session_state", str(session))
+        recovered_in = time.monotonic() - killed_at
+        print(f"killed after epochs {killed_after}; run ended {state['status']} "
+              f"{recovered_in:.0f} s after the kill")  # fmt: skip
+        assert state["status"] == "done", state
+        assert state["auto_resumes"] == 1
+        assert state["epochs"] == list(range(1, 10)), state["epochs"]  # none lost, none twice
+        assert any("stopped responding" in m for m in state["log"]), state["log"]
+    finally:
+        _stop(first)
+        if second is not None:
+            _stop(second)
