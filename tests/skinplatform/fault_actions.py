@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 
 def _setup() -> None:
@@ -71,8 +72,44 @@ def session_state(session_id: str) -> dict:
     }
 
 
+def api_user() -> dict:
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user = get_user_model().objects.create_user("stream", password="x" * 12)
+    return {"token": Token.objects.create(user=user).key}
+
+
+def analyses_on_disk() -> dict:
+    """Every analysis row with whether its photo and thumbnail files exist, and every file
+    under the analyses' media folder."""
+    from django.conf import settings
+
+    from analysis.models import Analysis
+
+    rows = {
+        str(a.pk): {
+            "image": bool(a.image) and Path(a.image.path).is_file(),
+            "thumbnail": bool(a.thumbnail) and Path(a.thumbnail.path).is_file(),
+            "probabilities": bool(a.probabilities),
+        }
+        for a in Analysis.objects.all()
+    }
+    media = Path(settings.MEDIA_ROOT)
+    files = sorted(str(p.relative_to(media)) for p in media.rglob("*") if p.is_file())
+    paths = {a.image.name for a in Analysis.objects.all()} | {
+        a.thumbnail.name for a in Analysis.objects.all()
+    }
+    return {"rows": rows, "orphans": [f for f in files if f not in paths]}
+
+
 def main() -> None:
     _setup()
     action, *args = sys.argv[1:]
-    result = {"start_training": start_training, "session_state": session_state}[action](*args)
+    result = {
+        "start_training": start_training,
+        "session_state": session_state,
+        "api_user": api_user,
+        "analyses_on_disk": analyses_on_disk,
+    }[action](*args)
     print("RESULT " + json.dumps(result))

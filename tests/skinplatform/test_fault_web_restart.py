@@ -1,0 +1,139 @@
+"""Restarting the web server during a stream of analyses, with real processes: uvicorn serves
+/api/analyze while a client posts real photos without pause; the server is restarted gracefully
+(SIGTERM) and then killed (SIGKILL) and started again. Every analysis the client was told about
+(201) exists with its photo and thumbnail on disk; no row is half-written; a graceful restart
+leaves no stray file either."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.analysis.images import photo
+from tests.skinplatform.test_fault_worker_killed import _action
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="skinplatform.settings",
+        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        MEDIA_ROOT=str(tmp / "media"),
+        ANALYZE_RATE="100000/min",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "skinplatform.asgi:application", "--port", str(port),
+         "--lifespan", "off", "--no-access-log"],
+        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(log.read_text()[-2000:])
+
+
+class _Stream(threading.Thread):
+    """Posts analyses back to back; keeps the ids the server acknowledged."""
+
+    def __init__(self, port: int, token: str) -> None:
+        super().__init__(daemon=True)
+        self.port, self.token = port, token
+        self.acknowledged: list[int] = []
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        body = {"task": "lesions", "image": base64.b64encode(photo((400, 300))).decode()}
+        self.body = json.dumps(body)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                conn.request("POST", "/api/analyze", self.body, {
+                    "Content-Type": "application/json", "Authorization": f"Token {self.token}",
+                })  # fmt: skip
+                response = conn.getresponse()
+                data = response.read()
+                if response.status == 201:
+                    self.acknowledged.append(json.loads(data)["id"])
+                else:
+                    self.failures.append(f"{response.status} {data[:200]!r}")
+                conn.close()
+            except (OSError, http.client.HTTPException) as exc:  # the server is restarting
+                self.failures.append(type(exc).__name__)
+                time.sleep(0.05)
+
+
+def _wait_for(stream: _Stream, n: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while len(stream.acknowledged) < n:
+        assert time.monotonic() < deadline, stream.failures[-5:]
+        time.sleep(0.1)
+
+
+def test_restarting_the_web_server_loses_no_acknowledged_analysis(tmp_path):
+    env = _env(tmp_path)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO, env=env, check=True, timeout=180,
+    )  # fmt: skip
+    token = _action(env, "api_user")["token"]
+    port, log = _free_port(), tmp_path / "web.log"
+    server = _serve(env, port, log)
+    stream = _Stream(port, token)
+    stream.start()
+    try:
+        _wait_for(stream, 5)
+        os.killpg(server.pid, signal.SIGTERM)  # graceful: in-flight requests finish
+        server.wait(timeout=30)
+        graceful = _action(env, "analyses_on_disk")
+        server = _serve(env, port, log)
+        _wait_for(stream, len(stream.acknowledged) + 5)
+        os.killpg(server.pid, signal.SIGKILL)  # abrupt: a request may die half-way
+        server.wait(timeout=10)
+        server = _serve(env, port, log)
+        _wait_for(stream, len(stream.acknowledged) + 5)
+    finally:
+        stream.stop.set()
+        stream.join(timeout=60)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    assert graceful["orphans"] == [], graceful["orphans"]
+    final = _action(env, "analyses_on_disk")
+    rows = final["rows"]
+    assert all(str(pk) in rows for pk in stream.acknowledged), "an acknowledged analysis is lost"
+    half = {pk: r for pk, r in rows.items() if not all(r.values())}
+    assert half == {}, half
+    assert len(stream.acknowledged) >= 15
+    # Refused while down (connection errors) is fine; a server error is not.
+    assert not [f for f in stream.failures if f.startswith("5")], stream.failures
