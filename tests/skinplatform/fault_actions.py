@@ -72,6 +72,18 @@ def session_state(session_id: str) -> dict:
     }
 
 
+def enqueue_again(session_id: str) -> dict:
+    """A second copy of the run's task on the broker (a duplicate delivery, a double click)."""
+    from django.db import transaction
+
+    from training.models import TrainingSession
+    from training.services import sessions
+
+    with transaction.atomic():
+        sessions._enqueue_run(TrainingSession.objects.get(pk=int(session_id)))
+    return {"enqueued": True}
+
+
 def api_user() -> dict:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
@@ -110,6 +122,7 @@ def main() -> None:
         "start_training": start_training,
         "session_state": session_state,
         "api_user": api_user,
+        "enqueue_again": enqueue_again,
         "analyses_on_disk": analyses_on_disk,
     }[action](*args)
     print("RESULT " + json.dumps(result))
