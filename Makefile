@@ -41,6 +41,12 @@ format: $(STAMP)
 test: $(STAMP) lint
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
+# Only the real-browser tests (headless Chromium via Playwright against `python -m
+# skinplatform.runner`); `make test` runs them too. Screenshots: var/test-artifacts/browser/.
+.PHONY: test-browser
+test-browser: $(STAMP)
+	$(VENV)/bin/pytest -p no:xdist tests/browser
+
 # The same suite on PostgreSQL + Redis (127.0.0.1:5432 user postgres, 127.0.0.1:6379), plus the
 # tests marked `services`. Skipped cleanly when either does not answer.
 SERVICES_DB    ?= postgres://postgres@127.0.0.1:5432/skinplatform
