@@ -33,6 +33,9 @@ def _log(msg: str) -> None:
     print(f"[run] {msg}", flush=True)
 
 
+INFRASTRUCTURE = {"redis"}  # stopped after everything that uses it
+
+
 class Runner:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -51,21 +54,26 @@ class Runner:
         subprocess.run(cmd, cwd=BASE_DIR, env=self.env, check=True)  # noqa: S603
 
     def stop(self, timeout: float = 15.0) -> None:
+        """Web and workers first (together), Redis only once they are gone: a worker still
+        shutting down must be able to reach its broker and channel layer."""
         if self.stopping:
             return
         self.stopping = True
-        for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                _log(f"stopping {name}")
-                self._signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for name, proc in reversed(self.children):
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _log(f"{name} did not stop in time; killing it")
-                self._signal(proc, signal.SIGKILL)
-                proc.wait()
+        apps = [(n, p) for n, p in reversed(self.children) if n not in INFRASTRUCTURE]
+        infrastructure = [(n, p) for n, p in reversed(self.children) if n in INFRASTRUCTURE]
+        for group in (apps, infrastructure):
+            for name, proc in group:
+                if proc.poll() is None:
+                    _log(f"stopping {name}")
+                    self._signal(proc, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for name, proc in group:
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    _log(f"{name} did not stop in time; killing it")
+                    self._signal(proc, signal.SIGKILL)
+                    proc.wait()
 
     @staticmethod
     def _signal(proc: subprocess.Popen, sig: int) -> None:
