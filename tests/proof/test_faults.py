@@ -6,7 +6,8 @@
     #live-notice element that static/js/live.js fills when the socket cannot stay open
     (static/training/session.js: "Live updates unavailable, refreshing every few seconds.").
     A stale run swept while the page renders publishes its status change into the dead layer on
-    commit: still 200, and the row holds the truth.
+    commit: still 200, and the row holds the truth. The session socket itself fails at once (it
+    neither opens nor hangs), which is what makes the page fall back.
 
 (b) The same training task delivered twice at the very same moment (two worker threads released
     by one barrier right before the claim): exactly one runs it, the other returns "not queued";
@@ -224,3 +225,39 @@ def test_two_copies_of_the_run_task_at_once_run_it_once(
     epochs = EpochMetric.objects.filter(session=session).order_by("epoch")
     epochs = list(epochs.values_list("epoch", flat=True))
     assert epochs == list(range(1, session.total_epochs + 1))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_redis_down_the_session_socket_fails_fast_instead_of_hanging(redis_down):
+    """With the layer down the consumer cannot join its group. Today it raises (redis
+    ConnectionError) in connect: the server aborts the handshake, the browser sees 1006 (< 4000),
+    so live.js retries with back-off and session.js shows the notice. What must not happen is a
+    socket that hangs open or never answers."""
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from skinplatform.asgi import application
+
+    @database_sync_to_async
+    def world():
+        alice = UserFactory(username="alice")
+        team = TeamFactory(owner=alice)
+        session = TrainingSessionFactory(dataset_version__dataset__team=team, status="running")
+        client = Client()
+        client.force_login(alice)
+        return session, client.cookies["sessionid"].value
+
+    session, cookie = await world()
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/training/{session.pk}/",
+        headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())],
+    )
+    try:
+        connected, outcome = await communicator.connect(timeout=5)
+    except TimeoutError:
+        pytest.fail("the socket neither opened nor closed within 5 s")
+    except redis.exceptions.ConnectionError as exc:
+        connected, outcome = False, exc
+    assert connected is False, outcome
