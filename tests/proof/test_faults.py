@@ -27,7 +27,7 @@ import pytest
 import redis
 from asgiref.sync import async_to_sync
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
@@ -192,7 +192,15 @@ def test_two_copies_of_the_run_task_at_once_run_it_once(
 
     def claim_together(*, session_id: int) -> bool:
         barrier.wait()  # both copies reach the claim together
-        claimed = real_claim(session_id=session_id)
+        try:
+            claimed = real_claim(session_id=session_id)
+        except OperationalError as exc:
+            # Only the in-memory SQLite test database (shared cache: no busy wait) may refuse
+            # the second concurrent writer outright; that copy then never runs the session.
+            if connection.vendor != "sqlite" or "locked" not in str(exc):
+                raise
+            claims.append("locked")
+            raise
         claims.append(claimed)
         return claimed
 
@@ -213,12 +221,14 @@ def test_two_copies_of_the_run_task_at_once_run_it_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
-    assert not errors, errors
-    assert sorted(claims) == [False, True]
-    skipped = [r for r in results if r.get("skipped")]
+    assert claims.count(True) == 1, claims
+    assert len(claims) == 2, claims
+    locked = claims.count("locked")
+    assert len(errors) == locked, errors
     ran = [r for r in results if not r.get("skipped")]
-    assert skipped == [{"session": session.pk, "skipped": "not queued"}]
     assert [r["status"] for r in ran] == ["finished"], ran
+    skipped = [r for r in results if r.get("skipped")]
+    assert skipped == [{"session": session.pk, "skipped": "not queued"}] * (1 - locked)
 
     session.refresh_from_db()
     assert (session.status, session.attempt) == ("done", 1), session.error
