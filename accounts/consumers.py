@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.notifications import group_name
+
+_log = logging.getLogger(__name__)
+CLOSE_LAYER_DOWN = 4503  # the channel layer (Redis) is unreachable
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
@@ -13,8 +18,13 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        try:
+            await self.channel_layer.group_add(group_name(user.pk), self.channel_name)
+        except Exception:  # Redis down: refuse cleanly; pages work without live pushes
+            _log.warning("notifications of user %s: channel layer unreachable", user.pk)
+            await self.close(code=CLOSE_LAYER_DOWN)
+            return
         self.group = group_name(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "version": 1, "user": user.get_username()})
 

@@ -25,6 +25,7 @@ log = logging.getLogger("training")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403  # also for sessions that do not exist: outsiders learn nothing
+CLOSE_LAYER_DOWN = 4503  # the channel layer (Redis) is unreachable: the page keeps its snapshot
 
 
 class _Room:
@@ -75,7 +76,13 @@ class TrainingSessionConsumer(AsyncJsonWebsocketConsumer):
         # (clients dedupe epochs by number), never zero times.
         self.group = group_name(self.session_id)
         self._held = []
-        await self._enter_room()
+        try:
+            await self._enter_room()
+        except Exception:  # Redis down: refuse cleanly, the page falls back to its snapshot
+            log.warning("training session %s: channel layer unreachable", self.session_id)
+            self.group = None
+            await self.close(code=CLOSE_LAYER_DOWN)
+            return
         await self.accept()
         watchers = await sync_to_async(presence.join)(
             self.session_id, self.channel_name, user_id=user.pk, username=user.get_username()

@@ -20,7 +20,8 @@
         ws.onmessage = (e) => { try { onMessage && onMessage(JSON.parse(e.data)); } catch (err) { console.error(err); } };
         ws.onclose = (e) => {
           onClose && onClose(e);
-          if (!stopped && e.code < 4000) { setTimeout(open, delay); delay = Math.min(delay * 2, 10000); }
+          // 4401/4403: not allowed, never retried; anything else (4503: live updates down) is.
+          if (!stopped && e.code !== 4401 && e.code !== 4403) { setTimeout(open, delay); delay = Math.min(delay * 2, 10000); }
         };
       };
       open();
