@@ -72,7 +72,7 @@ def build_world(media_root: Path) -> dict:
     from rest_framework.authtoken.models import Token
 
     from accounts import services as accounts_services
-    from accounts.models import Invitation, Notification
+    from accounts.models import Notification
     from accounts.selectors import profile_for
     from feedback.models import DatasetGrant, DatasetSnapshot
     from feedback.services import AnswerInput, feedback_response_submit
@@ -156,9 +156,33 @@ def build_world(media_root: Path) -> dict:
             user=who, training_session=done, answers={"charts": AnswerInput(rating=4)}
         )
 
+    # ---------------------------------------------------------------- carol's own team
+    # Objects of another team, to mix into requests on alice's (a run of alice's cloned onto
+    # carol's dataset, two runs of different teams compared, ...).
+    carol_team = TeamFactory(owner=carol)
+    carol_folder = make_image_folder(
+        media_root / "datasets" / str(carol_team.pk) / "xyz", {"blue": 3, "red": 3}, size=32
+    )
+    carol_version = DatasetVersionFactory(
+        dataset__team=carol_team,
+        dataset__task="colours",
+        dataset__created_by=carol,
+        created_by=carol,
+        storage_path=str(carol_folder),
+        class_counts={"blue": 3, "red": 3},
+        image_count=6,
+    )
+    carol_session = TrainingSessionFactory(
+        dataset_version=carol_version, created_by=carol, status="done", finished_at=timezone.now()
+    )
+    carol_analysis = _analysis(carol, 3, "bkl")
+
     # ---------------------------------------------------------------- accounts
     invitation = accounts_services.team_invite(
         team=team, invited_by=alice, identifier="carol", role="member"
+    )
+    carol_invitation = accounts_services.team_invite(
+        team=carol_team, invited_by=carol, identifier="bob", role="member"
     )
     notification = Notification.objects.create(user=alice, title="Run finished", body="done")
     DatasetGrant.objects.create(team=team, granted_by=staff, note="access tests")
@@ -206,7 +230,11 @@ def build_world(media_root: Path) -> dict:
         "condition": condition,
         "product": Product.objects.order_by("pk").first(),
         "category": ProductCategory.objects.order_by("pk").first(),
-        "pending_invitations": Invitation.objects.filter(status="pending").count(),
+        "carol_team": carol_team,
+        "carol_version": carol_version,
+        "carol_session": carol_session,
+        "carol_analysis": carol_analysis,
+        "carol_invitation": carol_invitation,
     }
 
 
