@@ -46,7 +46,8 @@ from tests.factories import PASSWORD
 from tests.proof.world import SUBJECTS, build_world, db_state, files_state
 from tests.training.factories import make_zip
 
-pytestmark = pytest.mark.django_db
+# One xdist worker runs the whole module: its world is built once, not once per batch of tests.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("access-matrix")]
 
 UNSAFE = {"post", "put", "patch", "delete"}
 
@@ -828,7 +829,18 @@ def _admin_kwargs(route: Route, world: dict) -> dict:
     return kwargs
 
 
+_ADMIN_PATHS: dict[tuple[int, str], str] = {}
+
+
 def _admin_path(route: Route, world: dict) -> str:
+    """The URL of an admin route (computed once per world: its rows do not change)."""
+    key = (id(world), route.route)
+    if key not in _ADMIN_PATHS:
+        _ADMIN_PATHS[key] = _build_admin_path(route, world)
+    return _ADMIN_PATHS[key]
+
+
+def _build_admin_path(route: Route, world: dict) -> str:
     kwargs = _admin_kwargs(route, world)
     if route.pattern.name:
         return reverse(f"admin:{route.pattern.name}", kwargs=kwargs)
