@@ -32,6 +32,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.factories import TeamFactory, UserFactory
+from tests.training.conftest import TINY_TRAIN
 from tests.training.factories import EpochMetricFactory, TrainingSessionFactory, make_zip
 
 
@@ -138,17 +139,6 @@ def test_redis_down_a_stale_run_swept_by_its_page_still_renders(
 
 
 # ---------------------------------------------------------------- one claim for two copies
-TINY_TRAIN = {
-    "image_size": 32,
-    "batch_size": 4,
-    "eval_batch_size": 8,
-    "frozen_epochs": 1,
-    "finetune_epochs": 1,
-    "unfreeze_blocks": 1,
-    "patience": 0,
-    "val_fraction": 0.25,
-    "test_fraction": 0.25,
-}
 
 
 @pytest.mark.slow

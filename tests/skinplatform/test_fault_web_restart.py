@@ -22,27 +22,19 @@ import pytest
 
 from tests.analysis.images import photo
 from tests.skinplatform.test_fault_worker_killed import _action
+from tests.skinplatform.test_fault_worker_killed import _env as worker_env
+from tests.skinplatform.test_runner import _free_port
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="skinplatform.settings",
-        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "media"),
-        ANALYZE_RATE="100000/min",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return {
+        **worker_env(tmp),
+        "DJANGO_SETTINGS_MODULE": "skinplatform.settings",
+        "ANALYZE_RATE": "100000/min",
+    }
 
 
 def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
