@@ -132,6 +132,7 @@ def _store(analysis: Analysis, photo: intake.AcceptedPhoto) -> Analysis:
             analysis.save()
     except BaseException as exc:
         _delete_files(analysis)
+        _delete_unsaved(analysis, {"image": "photo.jpg", "thumbnail": "thumb.jpg"})
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFull(
                 "The server has run out of storage space, so your photo was not "
@@ -148,6 +149,22 @@ def _delete_files(analysis: Analysis) -> None:
                 field.storage.delete(field.name)
             except OSError:
                 log.warning("could not delete %s", field.name, exc_info=True)
+
+
+def _delete_unsaved(analysis: Analysis, uploads: dict[str, str]) -> None:
+    """A save that fails half-way (a full disk mid-write) has created its file but never set the
+    field's name: delete the name its upload_to gives. That name is the analysis's own (its
+    uid), so nothing else can be there."""
+    for attr, filename in uploads.items():
+        field = getattr(analysis, attr)
+        if field.name:
+            continue  # saved completely: _delete_files has removed it
+        name = field.field.generate_filename(analysis, filename)
+        try:
+            if field.storage.exists(name):
+                field.storage.delete(name)
+        except OSError:
+            log.warning("could not delete %s", name, exc_info=True)
 
 
 @transaction.atomic

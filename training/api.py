@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,16 +31,28 @@ from training.serializers import (
 )
 
 
+class StorageFull(APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_code = "storage_full"
+    default_detail = "The server's disk is full."
+
+
 @contextmanager
 def _service_errors():
-    """Django ValidationError from a service -> DRF 400 (PermissionDenied and Http404 are
-    already turned into 403 and 404 by DRF)."""
+    """Django ValidationError from a service -> DRF 400, or 507 when the disk is full (as
+    /api/analyze answers); PermissionDenied and Http404 are already 403 and 404 in DRF."""
     try:
         yield
     except DjangoValidationError as exc:
-        raise ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        ) from exc
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        codes = (
+            [e.code for e in exc.error_list]
+            if not hasattr(exc, "error_dict")
+            else [e.code for errors in exc.error_dict.values() for e in errors]
+        )
+        if "storage_full" in codes:
+            raise StorageFull(detail) from exc
+        raise ValidationError(detail) from exc
 
 
 class UploadResultSerializer(serializers.Serializer):
@@ -87,7 +99,11 @@ class DatasetListUploadApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": InputSerializer},
-        responses={202: UploadResultSerializer, 200: UploadResultSerializer},
+        responses={
+            202: UploadResultSerializer,
+            200: UploadResultSerializer,
+            507: OpenApiResponse(description="The server's disk is full; nothing was kept."),
+        },
         description=(
             "Upload a zip (a folder per class) into the team's dataset `name` (created on first "
             "upload). Checked at once (size, zip rules: no `..`/absolute paths, no links, bounded "
@@ -131,7 +147,11 @@ class DatasetVersionUploadApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": InputSerializer},
-        responses={202: UploadResultSerializer, 200: UploadResultSerializer},
+        responses={
+            202: UploadResultSerializer,
+            200: UploadResultSerializer,
+            507: OpenApiResponse(description="The server's disk is full; nothing was kept."),
+        },
     )
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = selectors.dataset_get_for_user(user=request.user, dataset_id=dataset_id)

@@ -17,7 +17,11 @@ from django.db import connection
 from training import conf, progress, services
 from training.data import load_training_data
 from training.models import DatasetVersion, TrainingSession
-from training.services.sessions import cancel_flag_cached, training_session_should_stop
+from training.services.sessions import (
+    cancel_flag_cached,
+    cancel_flag_clear,
+    training_session_should_stop,
+)
 
 log = logging.getLogger("training")
 
@@ -82,7 +86,11 @@ class _StopPoller:
         if self.stop:
             return True
         if cancel_flag_cached(self.session_id):
-            self.stop = True
+            # The row confirms it: a flag left in the cache by an earlier attempt (its delete
+            # lost while the cache was down) never cancels a resumed run.
+            self.stop = training_session_should_stop(session_id=self.session_id)
+            if not self.stop:
+                cancel_flag_clear(self.session_id)
         elif time.monotonic() >= self._next_db_read:
             self._next_db_read = time.monotonic() + self.interval
             self.stop = training_session_should_stop(session_id=self.session_id)

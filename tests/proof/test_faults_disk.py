@@ -10,10 +10,11 @@ app must remove it. Everything else is real: HTTP client, views, services, stora
 the shipped ONNX bundle for analyses (skipped when models/lesions/model.onnx is absent).
 
 What each upload answers today:
-- analysis API: 507 {"code": "storage_full"}; analysis page: 400 with the same sentence;
-- dataset upload (API and page, new dataset or new version): 400 naming the archive field,
-  "The server could not store the upload (the server's disk is full)."  (The analysis API's
-  507 and the dataset API's 400 differ for the same condition.)
+- analysis API: 507 {"code": "storage_full"}; analysis page: 400 with the same sentence; the
+  half-written photo or thumbnail is removed;
+- dataset upload API (new dataset or new version): 507 naming the archive field, "The server
+  could not store the upload (the server's disk is full)."; the page shows the form again with
+  that sentence on the archive field.
 """
 
 from __future__ import annotations
@@ -171,17 +172,10 @@ def _logged_in(user) -> Client:
 # thumbnail after the photo was stored.
 WHERE = {"photo-empty": (0, 0), "photo-half": (0, 2000), "thumbnail-half": (1, 500)}
 
-# Found by this test: FileSystemStorage._save creates the file, then the write raises; the
-# failing field never gets its name back, so analysis.services._store -> _delete_files (which
-# deletes only fields that have a name) leaves that half-written file behind. Fix: on failure
-# also delete the names the fields' upload_to gives (analysis/<owner>/<uid>.jpg, .thumb.jpg).
-PARTIAL_FILE_LEFT = pytest.mark.xfail(
-    strict=True,
-    reason="analysis._store leaves the half-written file of the save that hit ENOSPC",
-)
 
-
-@PARTIAL_FILE_LEFT
+# Found by this test (fixed): FileSystemStorage._save creates the file, then the write raises;
+# the failing field never gets its name back, so analysis.services._store used to leave that
+# half-written file behind. It now also deletes the name the field's upload_to gives.
 @pytest.mark.parametrize("where", list(WHERE))
 @pytest.mark.parametrize("via", ["api", "page"])
 def test_full_disk_during_an_analysis(shipped_models, alice, media_root, full_disk, via, where):
@@ -206,30 +200,6 @@ def test_full_disk_during_an_analysis(shipped_models, alice, media_root, full_di
     assert again.status_code == (201 if via == "api" else 302)
     analysis = Analysis.objects.get()
     assert files_under(media_root) == sorted([analysis.image.name, analysis.thumbnail.name])
-
-
-@pytest.mark.parametrize("where", list(WHERE))
-@pytest.mark.parametrize("via", ["api", "page"])
-def test_full_disk_during_an_analysis_answers_clearly_and_keeps_no_row(
-    shipped_models, alice, media_root, full_disk, via, where
-):
-    """What already holds (the part of the test above that passes today)."""
-    client = _logged_in(alice)
-    on_file, after = WHERE[where]
-    disk = full_disk(on_file=on_file, after=after)
-    response = (_analyze_api if via == "api" else _analyze_page)(client)
-    assert disk.overflows == 1
-    if via == "api":
-        assert (response.status_code, response.json()["code"]) == (507, "storage_full")
-    else:
-        assert response.status_code == 400
-        assert FULL in response.content.decode()
-    assert not Analysis.objects.exists()
-    # At most the one file being written when the disk filled is left, never a complete one.
-    left = files_under(media_root)
-    assert len(left) <= 1, left
-    if left:
-        assert (media_root / left[0]).stat().st_size <= after
 
 
 # ---------------------------------------------------------------- dataset uploads
@@ -273,7 +243,7 @@ def test_full_disk_during_a_dataset_upload_api(
     disk = full_disk(free)
     response = _upload_api(client, team, archive)
     assert disk.overflows == 1
-    assert response.status_code == 400, response.content
+    assert response.status_code == 507, response.content  # as /api/analyze answers
     assert response.json() == {
         "archive": ["The server could not store the upload (the server's disk is full)."]
     }
@@ -299,7 +269,7 @@ def test_full_disk_during_a_new_version_of_an_existing_dataset(
     other = make_zip(media_root.parent / "more.zip", {"blue": 7, "red": 7}, size=40).read_bytes()
     full_disk(3000)
     response = _upload_api(client, team, other, dataset=version.dataset)
-    assert response.status_code == 400
+    assert response.status_code == 507
     assert "disk is full" in response.json()["archive"][0]
     assert list(DatasetVersion.objects.all()) == [version]  # no half-made version 2
     assert files_under(media_root) == before  # version 1 intact, nothing of version 2
@@ -315,7 +285,7 @@ def test_full_disk_while_storing_the_grouping_csv_removes_the_stored_archive(
     response = _upload_api(client, team, archive, group_csv=csv)
     assert disk.overflows == 1
     assert len(disk.opened) == 2, disk.opened  # archive stored, then the CSV overflowed
-    assert response.status_code == 400
+    assert response.status_code == 507
     assert not Dataset.objects.exists()
     _no_dataset_trace(media_root)
 

@@ -5,13 +5,13 @@ a port nobody listens on.
 Holds: every page and the polling API still answer (home, a running session's page and its
 REST detail, history, datasets); /healthz says 503 as documented.
 
-Found by these tests (strict xfail, raising the redis ConnectionError that reaches the user as a
-500): anything that touches the cache fails instead of degrading -
-- submitting an analysis: AnalyzeRateThrottle (DRF throttle on the default cache) raises, so no
-  photo can be analysed while Redis is down, although an analysis needs neither the layer nor
-  the queue;
-- cancelling a running run: training_session_cancel sets the row's flag, then cache.set() of
-  the fast-path flag raises; the run does stop (the loop polls the row), the person gets a 500.
+Found by these tests and fixed (each was a redis ConnectionError reaching the user as a 500):
+- submitting an analysis: AnalyzeRateThrottle (DRF throttle on the default cache) raised, so no
+  photo could be analysed while Redis was down, although an analysis needs neither the layer nor
+  the queue. The throttle now skips the limit (logged) when the cache is unreachable;
+- cancelling a running run: training_session_cancel set the row's flag, then cache.set() of the
+  fast-path flag raised. The cache flag is now best effort; the row is the truth, and a cached
+  flag is confirmed against the row before it stops a run.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
+from analysis.models import Analysis
 from tests.analysis import images
 from tests.factories import TeamFactory, UserFactory
 from tests.training.factories import EpochMetricFactory, TrainingSessionFactory
@@ -90,28 +92,24 @@ def test_pages_and_the_polling_api_still_answer(redis_and_cache_down, world):
     assert health.json()["redis"]["ok"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=redis.exceptions.ConnectionError,
-    reason="the analysis rate throttle reads the cache: Redis down = no analysis at all (500)",
-)
-def test_an_analysis_can_be_submitted(redis_and_cache_down, world, settings):
+def test_an_analysis_can_be_submitted(redis_and_cache_down, world, settings, tmp_path):
     if not (REPO / "models" / "lesions" / "model.onnx").is_file():
         pytest.skip("models/lesions/model.onnx is absent")
     settings.MODELS_DIR = REPO / "models"
+    settings.MEDIA_ROOT = tmp_path
     client, _ = world
     image = "data:image/jpeg;base64," + base64.b64encode(images.photo()).decode()
     response = client.post(
         "/api/analyze", {"task": "lesions", "image": image}, content_type="application/json"
     )
-    assert response.status_code == 201
+    assert response.status_code == 201, response.content
+    assert Analysis.objects.filter(pk=response.json()["id"], owner__username="bob").exists()
+    upload = SimpleUploadedFile("me.jpg", images.photo(seed=1), content_type="image/jpeg")
+    page = client.post("/analysis/", {"task": "lesions", "image": upload})
+    assert page.status_code == 302, page.content[:500]
+    assert Analysis.objects.count() == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=redis.exceptions.ConnectionError,
-    reason="cancel sets the row's flag, then cache.set() of the fast-path flag raises (500)",
-)
 def test_a_running_run_can_be_cancelled(redis_and_cache_down, world):
     client, session = world
     try:
@@ -120,3 +118,30 @@ def test_a_running_run_can_be_cancelled(redis_and_cache_down, world):
         session.refresh_from_db()
         assert session.cancel_requested  # the row holds the truth even now
     assert response.status_code == 302
+
+
+def test_the_worker_still_stops_a_cancelled_run_through_the_row(redis_and_cache_down, world):
+    """The loop's poller: the cache read fails quietly, the row's flag stops the run."""
+    from training.tasks import _StopPoller
+
+    client, session = world
+    poller = _StopPoller(session.pk)
+    assert poller() is False
+    client.post(f"/training/sessions/{session.pk}/cancel/")
+    poller._next_db_read = 0.0
+    assert poller() is True
+
+
+def test_a_stale_cached_flag_never_cancels_a_resumed_run(world, settings):
+    """A flag left in the cache (its delete lost while Redis was down) is checked with the row."""
+    from django.core.cache import cache
+
+    from training.services.sessions import _cancel_key
+    from training.tasks import _StopPoller
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    _, session = world
+    cache.set(_cancel_key(session.pk), True)
+    poller = _StopPoller(session.pk)
+    assert poller() is False  # the row says: not cancelled
+    assert cache.get(_cancel_key(session.pk)) is None  # and the stale flag is gone

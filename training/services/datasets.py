@@ -113,14 +113,21 @@ def _store(file: File, dest: Path) -> tuple[str, int]:
     except OSError as exc:
         dest.unlink(missing_ok=True)
         raise ValidationError(
-            {"archive": f"The server could not store the upload ({_os_error(exc)})."},
-            code="storage",
+            {
+                "archive": ValidationError(
+                    f"The server could not store the upload ({_os_error(exc)}).",
+                    code="storage_full" if exc.errno in _DISK_FULL else "storage",
+                )
+            },
         ) from exc
     return digest.hexdigest(), size
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def _os_error(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
+    if exc.errno in _DISK_FULL:
         return "the server's disk is full"
     return exc.strerror or str(exc)
 

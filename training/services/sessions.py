@@ -235,9 +235,24 @@ def _cancel_key(session_id: int) -> str:
     return f"training:cancel:{session_id}"
 
 
+def _cache(method: str, *args: Any, **kwargs: Any) -> Any:
+    """The cancel flag in the cache is only a fast path: the row's cancel_requested is the truth.
+    With the cache down (Redis stopped) the call is logged and skipped, never a 500."""
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception:  # the backend's own error type (redis.ConnectionError, ...)
+        log.warning("cache %s failed; relying on the database flag", method, exc_info=True)
+        return None
+
+
 def cancel_flag_cached(session_id: int) -> bool:
-    """The fast path of should_stop(): a cache read per batch, so cancel lands within one."""
-    return bool(cache.get(_cancel_key(session_id)))
+    """The fast path of should_stop(): a cache read per batch, so cancel lands within one.
+    False when the cache is unreachable (the poller then reads the row on its schedule)."""
+    return bool(_cache("get", _cancel_key(session_id)))
+
+
+def cancel_flag_clear(session_id: int) -> None:
+    _cache("delete", _cancel_key(session_id))
 
 
 def training_session_cancel(*, session: TrainingSession, user: AbstractBaseUser) -> TrainingSession:
@@ -256,7 +271,7 @@ def training_session_cancel(*, session: TrainingSession, user: AbstractBaseUser)
         pk=session.pk, status=TrainingSession.Status.RUNNING
     ).update(cancel_requested=True):
         raise ValidationError(f"This run is {session.status}; only a running run can be cancelled.")
-    cache.set(_cancel_key(session.pk), True, timeout=24 * 3600)
+    _cache("set", _cancel_key(session.pk), True, timeout=24 * 3600)
     session.refresh_from_db()
     _append_log(session, f"Cancel requested by {who}; stopping after the current batch", "warning")
     progress.publish_on_commit(session.pk, progress.status_message(session))
@@ -283,7 +298,7 @@ def training_session_resume(*, session: TrainingSession, user: AbstractBaseUser)
             raise ValidationError(
                 f"This run is {session.status}; only failed or cancelled runs can be resumed."
             )
-        cache.delete(_cancel_key(session.pk))
+        cancel_flag_clear(session.pk)
         session.refresh_from_db()
         checkpoint = _last_checkpoint(session)
         where = "from its last checkpoint" if checkpoint else "from the start (no checkpoint)"
@@ -321,7 +336,7 @@ def training_session_mark_running(*, session_id: int) -> bool:
         cancel_requested=False,
     )
     if claimed:
-        cache.delete(_cancel_key(session_id))
+        cancel_flag_clear(session_id)
         session = TrainingSession.objects.get(pk=session_id)
         progress.publish(session_id, progress.status_message(session))
     return bool(claimed)
@@ -444,7 +459,7 @@ def _finish(session_id: int, status: str, *, fields: dict, title: str, body: str
         ).update(status=status, finished_at=timezone.now(), **fields)
         session = TrainingSession.objects.select_related("team").get(pk=session_id)
         if updated:
-            cache.delete(_cancel_key(session_id))
+            cancel_flag_clear(session_id)
             _notify_team(session, title=f"Training run “{session.name}” {title}", body=body)
             progress.publish_on_commit(session_id, progress.status_message(session))
     return session
