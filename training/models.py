@@ -145,6 +145,9 @@ class TrainingSession(models.Model):
     log_tail = models.JSONField(default=list, blank=True)
     # lifecycle
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # "host:pid" of the worker process that claimed the run: on the same host a dead pid means
+    # the run lost its worker at once, without waiting for the heartbeat to go stale.
+    worker_process = models.CharField(max_length=300, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)

@@ -281,6 +281,68 @@ def test_sweep_leaves_live_runs_alone(team, tmp_path):
     assert session.status == "running"
 
 
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # exited and reaped: its pid is free
+    return child.pid
+
+
+@pytest.mark.parametrize(
+    ("worker", "swept"),
+    [
+        ("{host}:{dead}", True),  # this host, the process is gone: at once, heartbeat fresh
+        ("{host}:{alive}", False),  # this host, the process lives (this test's own parent)
+        ("{host}:{me}", False),  # the sweeping process itself
+        ("elsewhere.example:{dead}", False),  # another machine: only the heartbeat can tell
+        ("", False),  # no worker recorded (older rows)
+        ("{host}:not-a-pid", False),
+    ],
+)
+def test_sweep_resumes_at_once_a_run_whose_local_worker_process_is_gone(
+    team, tmp_path, worker, swept
+):
+    import os
+    import socket
+
+    session = _stale(team, tmp_path, checkpoint=True, age_s=2)  # heartbeat still fresh
+    name = worker.format(
+        host=socket.gethostname(), dead=_dead_pid(), alive=os.getppid(), me=os.getpid()
+    )
+    session.worker_process = name
+    session.save(update_fields=["worker_process"])
+    outcome = services.training_session_sweep_stale()
+    assert outcome == {"resumed": [session.pk] if swept else [], "failed": []}, name
+    session.refresh_from_db()
+    assert session.status == ("queued" if swept else "running")
+
+
+def test_the_claim_records_the_worker_process(team):
+    import os
+    import socket
+
+    session = TrainingSessionFactory(dataset_version__dataset__team=team, status="queued")
+    assert services.training_session_mark_running(session_id=session.pk)
+    session.refresh_from_db()
+    assert session.worker_process == f"{socket.gethostname()}:{os.getpid()}"
+
+
+def test_a_starting_worker_sweeps(team, tmp_path):
+    """django-q2 sends post_spawn in each worker process as it starts: the sweep runs then."""
+    import socket
+
+    from django_q.signals import post_spawn
+
+    session = _stale(team, tmp_path, checkpoint=True, age_s=2)
+    session.worker_process = f"{socket.gethostname()}:{_dead_pid()}"
+    session.save(update_fields=["worker_process"])
+    post_spawn.send(sender="django_q", proc_name="Process-1:1")
+    session.refresh_from_db()
+    assert (session.status, session.auto_resumes) == ("queued", 1)
+
+
 def test_sweep_schedule_exists():
     from django_q.models import Schedule
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import platform
+import socket
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -334,6 +336,7 @@ def training_session_mark_running(*, session_id: int) -> bool:
         finished_at=None,
         attempt=F("attempt") + 1,
         cancel_requested=False,
+        worker_process=this_worker_process(),
     )
     if claimed:
         cancel_flag_clear(session_id)
@@ -474,20 +477,44 @@ def _notify_team(session: TrainingSession, *, title: str, body: str) -> None:
 
 
 # ---------------------------------------------------------------- crash handling
+def this_worker_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _worker_is_dead(worker_process: str) -> bool:
+    """True only when the run's worker was on this host and its pid is gone. Another host, an
+    unknown worker or a pid that exists (even reused) -> False: the heartbeat decides."""
+    host, _, pid = worker_process.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists, owned by someone else
+        return False
+    return False
+
+
 def training_session_sweep_stale(*, session_id: int | None = None) -> dict[str, list[int]]:
-    """RUNNING rows whose heartbeat is older than TRAINING_STALE_AFTER_S lost their worker
-    (killed, machine gone). Each is re-queued to resume from its last checkpoint (up to
-    TRAINING_MAX_ATTEMPTS automatic resumes) or marked FAILED with the reason; never left
-    running."""
+    """RUNNING rows that lost their worker (killed, machine gone): the heartbeat is older than
+    TRAINING_STALE_AFTER_S, or the worker was on this host and its process is gone. Each is
+    re-queued to resume from its last checkpoint (up to TRAINING_MAX_ATTEMPTS automatic
+    resumes) or marked FAILED with the reason; never left running."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=float(conf.get("TRAINING_STALE_AFTER_S")))
-    stale = TrainingSession.objects.filter(
-        status=TrainingSession.Status.RUNNING, heartbeat_at__lt=cutoff
-    )
+    running = TrainingSession.objects.filter(status=TrainingSession.Status.RUNNING)
     if session_id is not None:
-        stale = stale.filter(pk=session_id)
+        running = running.filter(pk=session_id)
+    local = socket.gethostname() + ":"
+    stale = running.filter(heartbeat_at__lt=cutoff) | running.filter(
+        worker_process__startswith=local
+    )
     outcome: dict[str, list[int]] = {"resumed": [], "failed": []}
     for session in stale:
+        fresh = session.heartbeat_at and session.heartbeat_at >= cutoff
+        if fresh and not _worker_is_dead(session.worker_process):
+            continue
         kind = _sweep_one(session, now)
         if kind:
             outcome[kind].append(session.pk)
