@@ -26,9 +26,12 @@ class ModelRef:
 
 
 def _registry_production(task: str) -> Any | None:
+    """Read on every analysis: memoised per process until the registry changes
+    (skinplatform.memo; a promotion bumps it)."""
+    from skinplatform.memo import memoised
     from training.selectors import production_model_for_task
 
-    return production_model_for_task(task)
+    return memoised("registry", ("production", task), lambda: production_model_for_task(task))
 
 
 def _default_dirs() -> dict[str, Path]:

@@ -24,6 +24,7 @@ from recommendations.models import (
     Tip,
     must_always_refer,
 )
+from skinplatform.memo import bump, memoised
 
 GENERIC_DESCRIPTION = (
     "The analysis matched this photo to “{name}”, but nobody has written guidance for this "
@@ -48,7 +49,9 @@ def build_advice(
     values = _validated(probabilities)
     key = max(values, key=lambda k: values[k])  # the first maximum wins a tie
     probability = values[key]
-    conditions = selectors.condition_map(task=task)
+    conditions = memoised(
+        "advice", ("conditions", task), lambda: selectors.condition_map(task=task)
+    )
     condition = conditions.get(key)
     rule = getattr(condition, "severity_rule", None) if condition else None
     severity = (rule or SeverityRule()).severity_for(probability)
@@ -161,9 +164,17 @@ def _assemble(
             when_to_see_doctor=GENERIC_WHEN_TO_SEE_DOCTOR,
             is_generic=True,
         )
-    tips = selectors.tip_list_for(condition=condition, severity=severity)
-    products = selectors.product_list_for(
-        condition=condition, severity=severity, skin_type=skin_type
+    tips = memoised(
+        "advice",
+        ("tips", condition.pk, severity),
+        lambda: list(selectors.tip_list_for(condition=condition, severity=severity)),
+    )
+    products = memoised(
+        "advice",
+        ("products", condition.pk, severity, skin_type),
+        lambda: list(
+            selectors.product_list_for(condition=condition, severity=severity, skin_type=skin_type)
+        ),
     )
     return Advice(
         **common,
@@ -197,9 +208,11 @@ def _humanise(key: str) -> str:
 
 @transaction.atomic
 def product_set_active(*, products: QuerySet[Product], active: bool) -> int:
+    bump("advice")  # update() sends no signal
     return products.update(is_active=active)
 
 
 @transaction.atomic
 def tip_set_active(*, tips: QuerySet[Tip], active: bool) -> int:
+    bump("advice")
     return tips.update(is_active=active)

@@ -64,8 +64,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # AxesMiddleware should be the last middleware in the list.
+    # AxesMiddleware should be the last middleware in the list (of those that act).
     "axes.middleware.AxesMiddleware",
+    # A pass-through that keeps the chain in one thread under ASGI (see its docstring).
+    "skinplatform.middleware.SyncChainMiddleware",
 ]
 
 ROOT_URLCONF = "skinplatform.urls"
@@ -242,7 +244,12 @@ SPECTACULAR_SETTINGS = {
 # CACHE (rate limits, throttles) --------------------------------------------------------------
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One pool per process, not one connection per request (see skinplatform/cache.py).
+            "OPTIONS": {"pool_class": "skinplatform.cache.SharedConnectionPool"},
+        }
     }
 else:
     # File-based, so the web server and the worker share throttles and the workers' heartbeat.

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from skinplatform.memo import bump
 from training.models import ModelVersion, TrainingSession
 from training.progress import clean_json
 from training.services._common import enqueue_on_commit, require_owner
@@ -123,6 +124,7 @@ def model_version_export(*, model_version_id: int) -> ModelVersion:
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.Status.FAILED, error=message[:4000]
         )
+        bump("registry")
         version.refresh_from_db()
         if not isinstance(exc, ExportUnavailable):
             raise
@@ -136,6 +138,7 @@ def model_version_export(*, model_version_id: int) -> ModelVersion:
         classes=list(card.get("classes") or version.classes),
         error="",
     )
+    bump("registry")
     version.refresh_from_db()
     if version.production_requested:
         _set_production(version)
@@ -170,5 +173,6 @@ def _set_production(model_version: ModelVersion) -> ModelVersion:
     ModelVersion.objects.filter(pk=model_version.pk).update(
         is_production=True, promoted_at=timezone.now()
     )
+    bump("registry")  # update() sends no signal: analyses pick the new model on commit
     model_version.refresh_from_db()
     return model_version

@@ -1,0 +1,192 @@
+"""skinplatform.memo (per-process memo of the advice catalogue and the production model, with a
+generation token in the shared cache), the shared Redis pool and the one-thread middleware chain.
+
+The memo is bypassed inside a transaction, so these tests run with transaction=True (no wrapping
+transaction): what they see is what a web process sees."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from recommendations.services import build_advice
+from skinplatform import memo
+from tests.recommendations.factories import TASK, ConditionFactory, TipFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    memo._values.clear()
+    yield
+    memo._values.clear()
+
+
+def _advice():
+    return build_advice(task=TASK, probabilities={"acne": 0.9, "other": 0.1}, profile=None)
+
+
+def _queries(fn) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        fn()
+    return len(queries)
+
+
+def test_the_advice_catalogue_is_read_once_then_from_the_memo():
+    condition = ConditionFactory(key="acne")
+    TipFactory(conditions=[condition], text="Wash gently.")
+    first = _advice()
+    assert [t.text for t in first.tips] == ["Wash gently."]
+    assert _queries(_advice) == 0  # generation check only: the cache, not the database
+    assert _advice() == first
+
+
+def test_an_admin_edit_shows_on_the_next_analysis():
+    condition = ConditionFactory(key="acne", description="Old text.")
+    tip = TipFactory(conditions=[condition], text="Wash gently.")
+    assert _advice().description == "Old text."
+    condition.description = "New text."
+    condition.save()  # what the admin does
+    assert _advice().description == "New text."
+    tip.text = "Wash twice a day."
+    tip.save()
+    assert [t.text for t in _advice().tips] == ["Wash twice a day."]
+    TipFactory(conditions=[condition], text="Sleep well.")  # m2m change too
+    assert {t.text for t in _advice().tips} == {"Wash twice a day.", "Sleep well."}
+
+
+def test_bulk_deactivation_through_the_service_invalidates():
+    from recommendations.models import Tip
+    from recommendations.services import tip_set_active
+
+    condition = ConditionFactory(key="acne")
+    TipFactory(conditions=[condition], text="Wash gently.")
+    assert len(_advice().tips) == 1
+    tip_set_active(tips=Tip.objects.all(), active=False)  # update(): no signal, explicit bump
+    assert _advice().tips == []
+
+
+def test_another_process_sees_the_change_through_the_generation():
+    """A bump from elsewhere (another process) only changes the token in the shared cache."""
+    condition = ConditionFactory(key="acne", description="Old text.")
+    assert _advice().description == "Old text."
+    from recommendations.models import Condition
+
+    Condition.objects.filter(pk=condition.pk).update(description="Changed elsewhere.")
+    assert _advice().description == "Old text."  # no signal reached this process's memo...
+    cache.set("memo:gen:advice", "another-token", timeout=None)  # ...the other process bumped
+    assert _advice().description == "Changed elsewhere."
+
+
+def test_inside_a_transaction_the_database_is_read_directly():
+    ConditionFactory(key="acne", description="Committed.")
+    assert _advice().description == "Committed."
+    with transaction.atomic():
+        from recommendations.models import Condition
+
+        Condition.objects.filter(key="acne").update(description="Uncommitted.")
+        assert _advice().description == "Uncommitted."
+        transaction.set_rollback(True)
+    assert _advice().description == "Committed."  # nothing of the rolled-back read was kept
+
+
+def test_with_the_cache_down_the_database_is_read(settings):
+    ConditionFactory(key="acne", description="Text.")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    assert memo.generation("advice") is None
+    assert _advice().description == "Text."
+    assert _queries(_advice) > 0
+
+
+def test_a_promotion_reaches_the_next_analysis(tmp_path):
+    from analysis import predictors
+    from tests.factories import TeamFactory, UserFactory
+    from tests.training.factories import ModelVersionFactory
+    from training.services import model_version_set_production
+
+    owner = UserFactory()
+    team = TeamFactory(owner=owner)
+    made = {"task": "memo-task", "source_session__dataset_version__dataset__team": team}
+    first = ModelVersionFactory(bundle_path=str(tmp_path / "a"), **made)
+    second = ModelVersionFactory(bundle_path=str(tmp_path / "b"), **made)
+    model_version_set_production(model_version=first, user=owner)
+    assert predictors.resolve("memo-task").model_version_id == first.pk
+    assert _queries(lambda: predictors.resolve("memo-task")) == 0
+    model_version_set_production(model_version=second, user=owner)
+    assert predictors.resolve("memo-task").model_version_id == second.pk
+
+
+def test_one_redis_pool_per_process_whatever_the_thread():
+    from django.core.cache.backends.redis import RedisCache
+
+    params = {"OPTIONS": {"pool_class": "skinplatform.cache.SharedConnectionPool"}}
+    pools = []
+
+    def in_a_thread() -> None:  # what each ASGI request does: a new cache object
+        backend = RedisCache("redis://127.0.0.1:1/0", params)
+        pools.append(backend._cache._get_connection_pool(write=True))
+
+    threads = [threading.Thread(target=in_a_thread) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(pools) == 3
+    assert pools[0] is pools[1] is pools[2]
+    plain = RedisCache("redis://127.0.0.1:1/0", {})._cache._get_connection_pool(write=True)
+    assert plain is not pools[0]  # Django's own behaviour: a pool per cache object
+
+
+def test_the_middleware_chain_runs_in_one_thread_under_asgi(monkeypatch):
+    """Without SyncChainMiddleware every sync hook below WhiteNoise is wrapped in a thread hop."""
+    import asyncio
+
+    from asgiref import sync
+    from django.core.handlers.asgi import ASGIHandler
+
+    created = []
+    original = sync.SyncToAsync.__init__
+
+    def counting(self, *args, **kwargs):
+        created.append(getattr(args[0], "__qualname__", repr(args[0])))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sync.SyncToAsync, "__init__", counting)
+
+    async def request() -> int:
+        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+        sent = []
+
+        async def receive():
+            if messages:
+                return messages.pop(0)
+            await asyncio.Event().wait()  # the client stays connected
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": "/healthz", "raw_path": b"/healthz",
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        }  # fmt: skip
+        await ASGIHandler()(scope, receive, send)
+        return sent[0]["status"]
+
+    status = asyncio.run(request())
+    assert status in (200, 503)
+    hooks = [name for name in created if "process_request" in name or "process_response" in name]
+    assert hooks == [], created
