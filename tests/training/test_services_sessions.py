@@ -15,6 +15,7 @@ from tests.training.conftest import TINY_TRAIN
 from tests.training.factories import DatasetVersionFactory, TrainingSessionFactory
 from training import services
 from training.models import TrainingSession
+from training.services import sessions
 
 pytestmark = pytest.mark.django_db
 
@@ -297,6 +298,8 @@ def _dead_pid() -> int:
         ("{host}:{alive}", False),  # this host, the process lives (this test's own parent)
         ("{host}:{me}", False),  # the sweeping process itself
         ("elsewhere.example:{dead}", False),  # another machine: only the heartbeat can tell
+        ("{hostname}/pid:[1]:{dead}", False),  # same host name, another PID namespace
+        ("{hostname}:{dead}", False),  # PID namespace unknown
         ("", False),  # no worker recorded (older rows)
         ("{host}:not-a-pid", False),
     ],
@@ -309,7 +312,11 @@ def test_sweep_resumes_at_once_a_run_whose_local_worker_process_is_gone(
 
     session = _stale(team, tmp_path, checkpoint=True, age_s=2)  # heartbeat still fresh
     name = worker.format(
-        host=socket.gethostname(), dead=_dead_pid(), alive=os.getppid(), me=os.getpid()
+        host=sessions.this_host(),
+        hostname=socket.gethostname(),
+        dead=_dead_pid(),
+        alive=os.getppid(),
+        me=os.getpid(),
     )
     session.worker_process = name
     session.save(update_fields=["worker_process"])
@@ -326,17 +333,16 @@ def test_the_claim_records_the_worker_process(team):
     session = TrainingSessionFactory(dataset_version__dataset__team=team, status="queued")
     assert services.training_session_mark_running(session_id=session.pk)
     session.refresh_from_db()
-    assert session.worker_process == f"{socket.gethostname()}:{os.getpid()}"
+    namespace = os.readlink("/proc/self/ns/pid")
+    assert session.worker_process == f"{socket.gethostname()}/{namespace}:{os.getpid()}"
 
 
 def test_a_starting_worker_sweeps(team, tmp_path):
     """django-q2 sends post_spawn in each worker process as it starts: the sweep runs then."""
-    import socket
-
     from django_q.signals import post_spawn
 
     session = _stale(team, tmp_path, checkpoint=True, age_s=2)
-    session.worker_process = f"{socket.gethostname()}:{_dead_pid()}"
+    session.worker_process = f"{sessions.this_host()}:{_dead_pid()}"
     session.save(update_fields=["worker_process"])
     post_spawn.send(sender="django_q", proc_name="Process-1:1")
     session.refresh_from_db()

@@ -477,15 +477,26 @@ def _notify_team(session: TrainingSession, *, title: str, body: str) -> None:
 
 
 # ---------------------------------------------------------------- crash handling
+def this_host() -> str:
+    """The host name and the PID namespace: two containers that share a host name but not
+    their process table never judge each other's pids."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
+    except OSError:
+        namespace = ""
+    return f"{socket.gethostname()}/{namespace}" if namespace else socket.gethostname()
+
+
 def this_worker_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{this_host()}:{os.getpid()}"
 
 
 def _worker_is_dead(worker_process: str) -> bool:
-    """True only when the run's worker was on this host and its pid is gone. Another host, an
-    unknown worker or a pid that exists (even reused) -> False: the heartbeat decides."""
+    """True only when the run's worker was on this host (and PID namespace) and its pid is gone.
+    Another host, an unknown worker or a pid that exists (even reused) -> False: the heartbeat
+    decides."""
     host, _, pid = worker_process.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    if host != this_host() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)
@@ -506,7 +517,7 @@ def training_session_sweep_stale(*, session_id: int | None = None) -> dict[str, 
     running = TrainingSession.objects.filter(status=TrainingSession.Status.RUNNING)
     if session_id is not None:
         running = running.filter(pk=session_id)
-    local = socket.gethostname() + ":"
+    local = this_host() + ":"
     stale = running.filter(heartbeat_at__lt=cutoff) | running.filter(
         worker_process__startswith=local
     )
