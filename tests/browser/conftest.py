@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.skinplatform.test_runner import _free_port, _get, _Output, _wait_for
+from tests.skinplatform.test_runner import _free_port, _get, _Output, _start_runner, _wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "var" / "test-artifacts" / "browser"
@@ -98,24 +98,7 @@ def live_platform(browser, tmp_path_factory) -> Iterator[Platform]:
     are going to skip anyway."""
     root = tmp_path_factory.mktemp("platform")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="skinplatform.settings",
-        DATABASE_URL=f"sqlite:///{root / 'db.sqlite3'}",
-        MEDIA_ROOT=str(root / "media"),
-        Q_WORKERS="1",
-        TORCH_THREADS="1",
-        PYTHONUNBUFFERED="1",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "skinplatform.runner", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = _Output(proc.stdout)
+    proc, output, env = _start_runner(root, port, TORCH_THREADS="1")
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(

@@ -21,16 +21,9 @@ from django.urls import URLPattern, URLResolver
 from skinplatform.asgi import application
 from skinplatform.routing import websocket_urlpatterns
 from tests.factories import TeamFactory, UserFactory
+from tests.proof.world import SUBJECTS, USERNAMES
 from tests.training.factories import EpochMetricFactory, TrainingSessionFactory
 
-SUBJECTS = ("anonymous", "owner", "member", "viewer", "outsider", "staff")
-USERNAMES = {
-    "owner": "alice",
-    "member": "bob",
-    "viewer": "vera",
-    "outsider": "carol",
-    "staff": "staff",
-}
 LOGIN, TEAM_READ = "LOGIN", "TEAM_READ"
 WS_POLICIES = {"ws-notifications": LOGIN, "ws-training-session": TEAM_READ}
 ALLOWED = {

@@ -77,15 +77,19 @@ def _wait_for(predicate, timeout: float, what: str, output: _Output):
     pytest.fail(f"timed out waiting for {what}; runner output:\n{output.text()[-4000:]}")
 
 
-def test_runner_serves_health_and_pushes_worker_events_then_stops(tmp_path):
-    port = _free_port()
+def _start_runner(
+    root: Path, port: int, **extra_env: str
+) -> tuple[subprocess.Popen, _Output, dict[str, str]]:
+    """`python -m skinplatform.runner` on `port` with a fresh SQLite database and media folder
+    under `root` (embedded Redis: REDIS_URL and DATABASE_URL of the caller are dropped)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="skinplatform.settings",
-        DATABASE_URL=(f"sqlite:///{tmp_path / 'db.sqlite3'}"),
-        MEDIA_ROOT=str(tmp_path / "media"),
+        DATABASE_URL=f"sqlite:///{root / 'db.sqlite3'}",
+        MEDIA_ROOT=str(root / "media"),
         Q_WORKERS="1",
         PYTHONUNBUFFERED="1",
+        **extra_env,
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "skinplatform.runner", "--port", str(port)],
@@ -95,7 +99,12 @@ def test_runner_serves_health_and_pushes_worker_events_then_stops(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    output = _Output(proc.stdout)
+    return proc, _Output(proc.stdout), env
+
+
+def test_runner_serves_health_and_pushes_worker_events_then_stops(tmp_path):
+    port = _free_port()
+    proc, output, _ = _start_runner(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     try:
         password = _wait_for(
