@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from tests.factories import TeamFactory, UserFactory
 from tests.training.conftest import TINY_TRAIN
-from tests.training.factories import EpochMetricFactory, TrainingSessionFactory, make_zip
+from tests.training.factories import TrainingSessionFactory, make_zip
 
 
 def _closed_port() -> int:
@@ -66,24 +66,6 @@ def _json_script(html: str, element_id: str) -> dict:
     )
     assert match, f"no #{element_id} in the page"
     return json.loads(match.group(1))
-
-
-@pytest.fixture
-def running(db):
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    team = TeamFactory(owner=alice, members={bob: "member"})
-    now = timezone.now()
-    session = TrainingSessionFactory(
-        dataset_version__dataset__team=team,
-        name="live run",
-        status="running",
-        started_at=now,
-        heartbeat_at=now,
-        epoch=1,
-        log_tail=[{"at": now.isoformat(), "level": "info", "message": "epoch 1 done"}],
-    )
-    EpochMetricFactory(session=session, epoch=1)
-    return alice, session
 
 
 @pytest.mark.django_db

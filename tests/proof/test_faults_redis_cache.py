@@ -24,12 +24,9 @@ import pytest
 import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.utils import timezone
 
 from analysis.models import Analysis
 from tests.analysis import images
-from tests.factories import TeamFactory, UserFactory
-from tests.training.factories import EpochMetricFactory, TrainingSessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -57,20 +54,13 @@ def redis_and_cache_down(settings):
 
 
 @pytest.fixture
-def world(db):
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    team = TeamFactory(owner=alice, members={bob: "member"})
-    now = timezone.now()
-    session = TrainingSessionFactory(
-        dataset_version__dataset__team=team,
-        status="running",
-        started_at=now,
-        heartbeat_at=now,
-        epoch=1,
-    )
-    EpochMetricFactory(session=session, epoch=1)
+def world(running):
+    """The running session of tests/proof/conftest.py, seen by bob, a member of its team."""
+    from django.contrib.auth import get_user_model
+
+    _, session = running
     client = Client()
-    client.force_login(bob)
+    client.force_login(get_user_model().objects.get(username="bob"))
     return client, session
 
 

@@ -65,6 +65,25 @@ def _analysis(owner, seed: int, top: str):
     return analysis
 
 
+def _colours_version(media_root: Path, team, owner, name: str, **fields):
+    """A ready two-class dataset version of `team`, its 6 images under datasets/<team>/<name>."""
+    from tests.training.factories import DatasetVersionFactory, make_image_folder
+
+    folder = make_image_folder(
+        media_root / "datasets" / str(team.pk) / name, {"blue": 3, "red": 3}, size=32
+    )
+    return DatasetVersionFactory(
+        dataset__team=team,
+        dataset__task="colours",
+        dataset__created_by=owner,
+        created_by=owner,
+        storage_path=str(folder),
+        class_counts={"blue": 3, "red": 3},
+        image_count=6,
+        **fields,
+    )
+
+
 def build_world(media_root: Path) -> dict:
     """Every object the URLconf needs, owned by alice / her team. Call with MEDIA_ROOT set to
     `media_root`."""
@@ -83,7 +102,6 @@ def build_world(media_root: Path) -> dict:
         EpochMetricFactory,
         ModelVersionFactory,
         TrainingSessionFactory,
-        make_image_folder,
     )
 
     users = {
@@ -114,17 +132,11 @@ def build_world(media_root: Path) -> dict:
     )
 
     # ---------------------------------------------------------------- training
-    folder = make_image_folder(
-        media_root / "datasets" / str(team.pk) / "abc", {"blue": 3, "red": 3}, size=32
-    )
-    version = DatasetVersionFactory(
-        dataset__team=team,
-        dataset__task="colours",
-        dataset__created_by=alice,
-        created_by=alice,
-        storage_path=str(folder),
-        class_counts={"blue": 3, "red": 3},
-        image_count=6,
+    version = _colours_version(
+        media_root,
+        team,
+        alice,
+        "abc",
         report={
             "findings": [],
             "samples": {"blue": ["blue/blue_000.png"], "red": ["red/red_000.png"]},
@@ -160,18 +172,7 @@ def build_world(media_root: Path) -> dict:
     # Objects of another team, to mix into requests on alice's (a run of alice's cloned onto
     # carol's dataset, two runs of different teams compared, ...).
     carol_team = TeamFactory(owner=carol)
-    carol_folder = make_image_folder(
-        media_root / "datasets" / str(carol_team.pk) / "xyz", {"blue": 3, "red": 3}, size=32
-    )
-    carol_version = DatasetVersionFactory(
-        dataset__team=carol_team,
-        dataset__task="colours",
-        dataset__created_by=carol,
-        created_by=carol,
-        storage_path=str(carol_folder),
-        class_counts={"blue": 3, "red": 3},
-        image_count=6,
-    )
+    carol_version = _colours_version(media_root, carol_team, carol, "xyz")
     carol_session = TrainingSessionFactory(
         dataset_version=carol_version, created_by=carol, status="done", finished_at=timezone.now()
     )
@@ -220,7 +221,7 @@ def build_world(media_root: Path) -> dict:
         "dataset": version.dataset,
         "spare_dataset": spare,
         "version": version,
-        "folder": folder,
+        "folder": Path(version.storage_path),
         "done": done,
         "running": running,
         "failed": failed,
