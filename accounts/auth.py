@@ -1,11 +1,29 @@
-"""Websocket authentication by API token (`Authorization: Token <key>`), for API clients and
-benchmarks; browsers authenticate with their session cookie through AuthMiddlewareStack."""
+"""Authentication by API token (`Authorization: Token <key>`): the REST API's (DRF) and the
+websockets' (for API clients and benchmarks; browsers authenticate with their session cookie
+through AuthMiddlewareStack)."""
 
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    """DRF's token authentication, reading the user's profile in the same query: every
+    analysis needs it (skin type), which would otherwise cost a second query per request."""
+
+    def authenticate_credentials(self, key: str):
+        token = (
+            self.get_model().objects.select_related("user", "user__profile").filter(key=key).first()
+        )
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        return token.user, token
 
 
 @database_sync_to_async

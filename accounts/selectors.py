@@ -16,6 +16,11 @@ User = get_user_model()
 
 
 def profile_for(user: AbstractBaseUser) -> Profile:
+    """The user's profile (created when missing); no query when it was read with the user
+    (select_related, as the API's token authentication does)."""
+    related = Profile.user.field.remote_field  # the reverse side, user.profile
+    if related.is_cached(user) and related.get_cached_value(user) is not None:
+        return related.get_cached_value(user)
     profile, _ = Profile.objects.get_or_create(user=user)
     return profile
 

@@ -8,6 +8,9 @@ Run against a started server, e.g. (2 web processes, rate limit lifted for the b
 It gets an API token for the user `bench` (`manage.py api_token bench --create`, same database
 as the server) unless --token is given, analyses the same real photo (a HAM10000 image from
 ../shared/data, or --image) many times, prints the figures, then deletes the bench analyses.
+The in-process pipeline is timed twice, each in a child process: on a fresh database with the
+local cache, and in the server's own state (its database and Redis, which `make run` records in
+var/redis/url): the second isolates what HTTP and the framework add.
 Goals: HTTP p50 <= 1.5x in-process; >= 50 analyses/s with 8 clients; p95 <= 250 ms; 0 errors.
 """
 
@@ -48,16 +51,18 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def in_process(raw: bytes, task: str, n: int) -> list[float]:
+def in_process(raw: bytes, task: str, n: int, state: str, redis_url: str) -> list[float]:
     """analysis_submit end to end (intake, quality, ONNX model, advice, files, row) in this
-    process, on a throwaway SQLite database and media folder."""
+    process. `fresh`: a throwaway SQLite database, the local cache. `served`: the state the
+    server works in: its database and cache (Redis), inside a memo snapshot as a request is; the
+    photos go to a throwaway folder and the rows are deleted afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-analyze-"))
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="skinplatform.settings",
-        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "m"),
-    )
-    os.environ.pop("REDIS_URL", None)
+    os.environ.update(DJANGO_SETTINGS_MODULE="skinplatform.settings", MEDIA_ROOT=str(tmp / "m"))
+    if state == "fresh":
+        os.environ.update(DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}")
+        os.environ.pop("REDIS_URL", None)
+    elif redis_url:
+        os.environ.update(REDIS_URL=redis_url)
     sys.path.insert(0, str(REPO))
     import django
 
@@ -65,18 +70,46 @@ def in_process(raw: bytes, task: str, n: int) -> list[float]:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from analysis.services import analysis_submit
+    from analysis.services import analysis_delete_all, analysis_submit
+    from skinplatform.memo import snapshot
 
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench-inprocess")
-    for _ in range(5):  # warm-up: model load, caches
-        analysis_submit(user=user, task=task, raw=raw, filename="b.jpg")
+    if state == "fresh":
+        call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench-inprocess")
     times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        analysis_submit(user=user, task=task, raw=raw, filename="b.jpg")
-        times.append((time.perf_counter() - start) * 1000)
+    try:
+        for i in range(n + 5):  # 5 warm-up calls: model load, caches
+            start = time.perf_counter()
+            with snapshot():
+                analysis_submit(user=user, task=task, raw=raw, filename="b.jpg")
+            if i >= 5:
+                times.append((time.perf_counter() - start) * 1000)
+    finally:
+        analysis_delete_all(user=user)
     return times
+
+
+def _in_process_child(args, state: str, redis_url: str) -> list[float]:
+    """in_process() in a child process (each state needs its own Django settings)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--in-process", state, "--task", args.task]
+        + (["--image", args.image] if args.image else [])
+        + (["--redis-url", redis_url] if redis_url else []),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _redis_url(args) -> str:
+    """The server's Redis: --redis-url, else REDIS_URL, else the embedded one `make run`
+    started (its URL is in var/redis/url)."""
+    if args.redis_url or os.environ.get("REDIS_URL"):
+        return args.redis_url or os.environ["REDIS_URL"]
+    url_file = REPO / "var" / "redis" / "url"
+    return url_file.read_text().strip() if url_file.exists() else ""
 
 
 class Client:
@@ -158,8 +191,13 @@ def main() -> None:
     parser.add_argument("--image")
     parser.add_argument("--requests", type=int, default=160, help="per client-count run")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--redis-url", help="the server's Redis (default: see _redis_url)")
+    parser.add_argument("--in-process", choices=["fresh", "served"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     raw = _photo(args.image)
+    if args.in_process:  # child: print the timings as JSON
+        print(json.dumps(in_process(raw, args.task, 60, args.in_process, args.redis_url or "")))
+        return
     token = _token(args)
     body = json.dumps({"task": args.task, "image": base64.b64encode(raw).decode()}).encode()
     probe = Client(args.url, token).request("POST", "/api/analyze", body)
@@ -174,13 +212,21 @@ def main() -> None:
         http_load(args.url, token, body, clients, 2)  # warm every connection/process
         results.append(http_load(args.url, token, body, clients, per_client))
     Client(args.url, token).request("DELETE", "/api/analyses")
-    local = in_process(raw, args.task, 60)
-    p50_local = statistics.median(local)
+    redis_url = _redis_url(args)
+    local = {
+        "fresh": _in_process_child(args, "fresh", ""),
+        "served": _in_process_child(args, "served", redis_url),
+    }
     print(f"photo: {len(raw) / 1024:.0f} KiB JPEG, task {args.task}, server {args.url}")
-    print(
-        f"in-process analysis_submit: p50 {p50_local:.1f} ms, p95 {_pct(local, 95):.1f} ms "
-        f"(n={len(local)})"
-    )
+    labels = {
+        "fresh": "fresh SQLite database, local cache",
+        "served": f"the server's database and cache ({redis_url or 'its default cache'})",
+    }
+    for state, times in local.items():
+        print(
+            f"in-process analysis_submit, {labels[state]}: p50 {statistics.median(times):.1f} ms, "
+            f"p95 {_pct(times, 95):.1f} ms (n={len(times)})"
+        )
     print("HTTP POST /api/analyze:")
     for r in results:
         print(
@@ -189,7 +235,11 @@ def main() -> None:
             + (f"  first error: {r['errors'][0]}" if r["errors"] else "")
         )
     one = results[0]
-    print(f"HTTP p50 (1 client) / in-process p50: {one['p50'] / p50_local:.2f}x (goal <= 1.5x)")
+    for state, times in local.items():
+        print(
+            f"HTTP p50 (1 client) / in-process p50 ({state}): "
+            f"{one['p50'] / statistics.median(times):.2f}x (goal <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -125,6 +125,7 @@ def _start_embedded_redis(runner: Runner, data_dir: Path) -> str:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
+                    (data_dir / "url").write_text(url + "\n")  # for tools: bench/analyze_load.py
                     return url
         except OSError:
             time.sleep(0.1)

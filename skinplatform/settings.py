@@ -66,8 +66,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware should be the last middleware in the list (of those that act).
     "axes.middleware.AxesMiddleware",
-    # A pass-through that keeps the chain in one thread under ASGI (see its docstring).
-    "skinplatform.middleware.SyncChainMiddleware",
+    # Reads the memo generations (skinplatform.memo) once per request.
+    "skinplatform.memo.MemoSnapshotMiddleware",
 ]
 
 ROOT_URLCONF = "skinplatform.urls"
@@ -107,9 +107,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             ),
         }
     )
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Persistent connections: the web server's pool threads (skinplatform/asgi.py) and the workers
+# keep theirs across requests and tasks (a connection per request cost SQLite its PRAGMAs too).
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Threads per web process serving HTTP (each holds one database connection).
+WEB_THREADS = env.int("WEB_THREADS", default=8)
 
 # REDIS: Channels layer + django-q2 broker ---------------------------------------------------
 # Unset: the in-memory channel layer and the ORM broker (single process, tests).
@@ -217,7 +220,7 @@ FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 # REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.auth.TokenAuthentication",  # DRF's, reading the profile with the user
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,5 +1,5 @@
 """skinplatform.memo (per-process memo of the advice catalogue and the production model, with a
-generation token in the shared cache), the shared Redis pool and the one-thread middleware chain.
+generation token in the shared cache, read once per request), and the shared Redis pool.
 
 The memo is bypassed inside a transaction, so these tests run with transaction=True (no wrapping
 transaction): what they see is what a web process sees."""
@@ -149,44 +149,80 @@ def test_one_redis_pool_per_process_whatever_the_thread():
     assert plain is not pools[0]  # Django's own behaviour: a pool per cache object
 
 
-def test_the_middleware_chain_runs_in_one_thread_under_asgi(monkeypatch):
-    """Without SyncChainMiddleware every sync hook below WhiteNoise is wrapped in a thread hop."""
-    import asyncio
+def _counting_cache(monkeypatch) -> list[str]:
+    """The calls made on the cache backend from outside it (LocMemCache.get_many calls get)."""
+    from django.core.cache import caches
 
-    from asgiref import sync
-    from django.core.handlers.asgi import ASGIHandler
+    backend = caches["default"]
+    calls: list[str] = []
+    depth = [0]
+    for name in ("get", "get_many", "add", "set"):
+        original = getattr(backend, name)
 
-    created = []
-    original = sync.SyncToAsync.__init__
+        def counted(*args, _name=name, _original=original, **kwargs):
+            if depth[0] == 0:
+                calls.append(_name)
+            depth[0] += 1
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
 
-    def counting(self, *args, **kwargs):
-        created.append(getattr(args[0], "__qualname__", repr(args[0])))
-        original(self, *args, **kwargs)
+        monkeypatch.setattr(backend, name, counted)
+    return calls
 
-    monkeypatch.setattr(sync.SyncToAsync, "__init__", counting)
 
-    async def request() -> int:
-        messages = [{"type": "http.request", "body": b"", "more_body": False}]
-        sent = []
+def test_a_request_reads_every_generation_in_one_round_trip(monkeypatch):
+    ConditionFactory(key="acne")
+    memo.memoised("registry", "warm", lambda: 1)  # a second name this process knows
+    _advice()
+    calls = _counting_cache(monkeypatch)
+    _advice()
+    assert calls == ["get_many"] * 3  # outside a request: one read per memoised value
+    calls.clear()
+    with memo.snapshot():
+        _advice()
+        _advice()
+        assert memo.generation("registry") is not None
+    assert calls == ["get_many"]  # conditions, tips, products and the registry: one read
 
-        async def receive():
-            if messages:
-                return messages.pop(0)
-            await asyncio.Event().wait()  # the client stays connected
 
-        async def send(message):
-            sent.append(message)
+def test_a_bump_during_the_request_shows_in_the_same_request():
+    condition = ConditionFactory(key="acne", description="Old text.")
+    with memo.snapshot():
+        assert _advice().description == "Old text."
+        condition.description = "New text."
+        condition.save()
+        assert _advice().description == "New text."
 
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": "/healthz", "raw_path": b"/healthz",
-            "query_string": b"", "root_path": "", "headers": [(b"host", b"127.0.0.1")],
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-        }  # fmt: skip
-        await ASGIHandler()(scope, receive, send)
-        return sent[0]["status"]
 
-    status = asyncio.run(request())
-    assert status in (200, 503)
-    hooks = [name for name in created if "process_request" in name or "process_response" in name]
-    assert hooks == [], created
+def test_another_process_bump_shows_from_the_next_request():
+    """A snapshot is one request's consistent view; the next request sees other processes'
+    bumps."""
+    condition = ConditionFactory(key="acne", description="Old text.")
+    from recommendations.models import Condition
+
+    with memo.snapshot():
+        assert _advice().description == "Old text."
+        Condition.objects.filter(pk=condition.pk).update(description="Changed elsewhere.")
+        cache.set("memo:gen:advice", "another-token", timeout=None)
+        assert _advice().description == "Old text."
+    with memo.snapshot():
+        assert _advice().description == "Changed elsewhere."
+
+
+def test_the_middleware_gives_each_request_a_snapshot(settings, rf):
+    assert "skinplatform.memo.MemoSnapshotMiddleware" in settings.MIDDLEWARE
+    seen = []
+
+    def view(request):
+        seen.append(dict(memo._snapshot.get()))  # fails when there is no snapshot
+        memo.generation("advice")
+        seen.append(dict(memo._snapshot.get()))
+        return None
+
+    middleware = memo.MemoSnapshotMiddleware(view)
+    middleware(rf.get("/"))
+    assert seen[0] == {}
+    assert "advice" in seen[1]
+    assert memo._snapshot.get() is None  # gone after the request
