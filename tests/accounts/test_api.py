@@ -140,3 +140,36 @@ def test_openapi_schema_lists_account_endpoints(auth_client):
         paths = yaml.safe_load(response.content)["paths"]
     assert "/api/me" in paths
     assert "/api/teams/{team_id}/invitations" in paths
+
+
+def test_token_authentication_reads_the_profile_with_the_user(user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from accounts.auth import TokenAuthentication
+    from accounts.models import Profile
+    from accounts.selectors import profile_for
+
+    Profile.objects.update_or_create(user=user, defaults={"skin_type": "III"})
+    key = Token.objects.create(user=user).key
+    with CaptureQueriesContext(connection) as queries:
+        found, _ = TokenAuthentication().authenticate_credentials(key)
+        assert profile_for(found).skin_type == "III"
+    assert len(queries) == 1
+    with pytest.raises(AuthenticationFailed):
+        TokenAuthentication().authenticate_credentials("not-a-token")
+    user.is_active = False
+    user.save()
+    with pytest.raises(AuthenticationFailed):
+        TokenAuthentication().authenticate_credentials(key)
+
+
+def test_profile_for_creates_a_missing_profile(user):
+    from accounts.models import Profile
+    from accounts.selectors import profile_for
+
+    Profile.objects.filter(user=user).delete()
+    user.refresh_from_db()
+    assert profile_for(user).pk == Profile.objects.get(user=user).pk
