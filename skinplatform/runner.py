@@ -43,8 +43,10 @@ class Runner:
         self.stopping = False
 
     def spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
-        # Own process group: the terminal's Ctrl-C reaches only us, and we stop children in order
-        # (q2's worker processes included, via the group).
+        # Own process group: the terminal's Ctrl-C reaches only us, and we stop children in order.
+        # SIGTERM goes to the child alone (uvicorn and the q2 cluster stop their own processes;
+        # a q2 cluster whose processes all got SIGTERM at once hung in its stop, django-q2
+        # issue 346); SIGKILL, after the timeout, to the whole group.
         proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=self.env, start_new_session=True)  # noqa: S603
         self.children.append((name, proc))
         _log(f"started {name} (pid {proc.pid})")
@@ -65,7 +67,8 @@ class Runner:
             for name, proc in group:
                 if proc.poll() is None:
                     _log(f"stopping {name}")
-                    self._signal(proc, signal.SIGTERM)
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + timeout
             for name, proc in group:
                 try:
@@ -74,6 +77,8 @@ class Runner:
                     _log(f"{name} did not stop in time; killing it")
                     self._signal(proc, signal.SIGKILL)
                     proc.wait()
+                else:
+                    self._signal(proc, signal.SIGKILL)  # any process it left behind
 
     @staticmethod
     def _signal(proc: subprocess.Popen, sig: int) -> None:

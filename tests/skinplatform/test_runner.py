@@ -142,6 +142,9 @@ def test_runner_serves_health_and_pushes_worker_events_then_stops(tmp_path):
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=60)
     assert code == 0, output.text()[-3000:]
+    # Each child stopped on its own, in time (q2's cluster hung when its whole group got SIGTERM).
+    assert "did not stop in time" not in output.text(), output.text()[-3000:]
+    assert re.search(r"Q Cluster \S+ has stopped", output.text()), output.text()[-3000:]
     for pid in children:
         assert (
             not Path(f"/proc/{pid}").exists()
