@@ -232,6 +232,13 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=0.75)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-time-to-accuracy", action="store_true")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override the time-to-accuracy recipe (FAST), e.g. --set finetune_epochs=24",
+    )
     parser.add_argument("--work", type=Path, help="where run dirs go (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -267,7 +274,11 @@ def main() -> int:
             print("time-to-accuracy needs HAM10000 (--data); skipped")
         else:
             print(f"time-to-accuracy: HAM10000, val balanced accuracy >= {args.target}", flush=True)
-            out["time_to_accuracy"] = tta = time_to_accuracy(data, args.target, FAST, work)
+            recipe = {**FAST}
+            for item in args.set:
+                key, _, value = item.partition("=")
+                recipe[key] = json.loads(value)
+            out["time_to_accuracy"] = tta = time_to_accuracy(data, args.target, recipe, work)
             minutes, cpu = tta["minutes"], tta["cpu_minutes_per_thread"]
             took = (
                 "not reached" if minutes is None else f"{minutes:.2f} wall, {cpu:.2f} CPU/threads"
