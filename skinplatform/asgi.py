@@ -3,7 +3,7 @@
 HTTP goes to Django's *WSGI* handler, run by a2wsgi in a fixed pool of threads (WEB_THREADS per
 process). Django's ASGI handler runs every sync view in a new thread, so each request opened and
 closed its own database connection (and cache client); pool threads keep theirs across requests
-(CONN_MAX_AGE), which took a third off the time of an API analysis over HTTP (README,
+(CONN_MAX_AGE), which took about a fifth off an API analysis over HTTP (README,
 Performance). Every view here is sync, so nothing is lost."""
 
 import os

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from a2wsgi import WSGIMiddleware
 from django.core.signals import request_finished
-from django.db import connection
+from django.db import connection, connections
 
-from skinplatform.asgi import FILE_BLOCK, application, with_file_wrapper
+from skinplatform.asgi import FILE_BLOCK, application, django_wsgi_app, with_file_wrapper
 
 
 def _scope(path: str) -> dict:
@@ -45,28 +45,37 @@ async def _get(app, path: str) -> list[dict]:
     return sent
 
 
+def test_http_goes_through_the_wsgi_pool():
+    assert isinstance(application.application_mapping["http"], WSGIMiddleware)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_requests_keep_their_database_connection():
-    """Django's ASGI handler ran each request in a new thread with a new connection; the pool
-    threads keep theirs (CONN_MAX_AGE)."""
+def test_pool_threads_keep_their_database_connection():
+    """Django's ASGI handler ran each request in a new thread with a new connection; a pool
+    thread keeps its own across requests (production's CONN_MAX_AGE; the test settings use 0)."""
     seen = []
 
     def record(**kwargs) -> None:
         seen.append(connection.connection)  # held: no address reuse between objects
 
+    http = WSGIMiddleware(with_file_wrapper(django_wsgi_app), workers=1)  # as asgi.py, 1 thread
+    connection.settings_dict["CONN_MAX_AGE"] = 60  # shared by every thread's wrapper
     request_finished.connect(record)
     try:
 
         async def five() -> list[int]:
-            return [(await _get(application, "/healthz"))[0]["status"] for _ in range(5)]
+            return [(await _get(http, "/healthz"))[0]["status"] for _ in range(5)]
 
         statuses = _run(five())
     finally:
         request_finished.disconnect(record)
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+        http.executor.submit(connections.close_all).result()  # PostgreSQL drops the test db
+        http.executor.shutdown()
     assert set(statuses) <= {200, 503}
     assert len(seen) == 5
-    assert None not in seen  # a connection was open at the end of each request...
-    assert len({id(c) for c in seen}) < 5  # ...and reused by a later request
+    assert seen[0] is not None  # open at the end of the request...
+    assert all(c is seen[0] for c in seen)  # ...and the same one for every later request
 
 
 def test_files_stream_in_large_blocks():
