@@ -129,3 +129,43 @@ def test_restarting_the_web_server_loses_no_acknowledged_analysis(tmp_path):
     assert len(stream.acknowledged) >= 15
     # Refused while down (connection errors) is fine; a server error is not.
     assert not [f for f in stream.failures if f.startswith("5")], stream.failures
+
+
+def test_uploads_cut_off_half_way_write_nothing_and_free_their_threads(tmp_path):
+    """Clients that vanish in the middle of their request body: more of them than the web
+    process has HTTP threads (WEB_THREADS=4 here). Each pool thread must give its request up
+    (nothing written), or the next analyses would wait for a thread forever."""
+    env = {**_env(tmp_path), "WEB_THREADS": "4"}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO, env=env, check=True, timeout=180,
+    )  # fmt: skip
+    token = _action(env, "api_user")["token"]
+    port, log = _free_port(), tmp_path / "web.log"
+    server = _serve(env, port, log)
+    body = json.dumps(
+        {"task": "lesions", "image": base64.b64encode(photo((400, 300))).decode()}
+    ).encode()
+    head = (
+        f"POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    try:
+        for _ in range(10):  # more than the pool's threads
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(head + body[: len(body) // 2])
+                time.sleep(0.1)  # the view is reading the body when the client goes
+        time.sleep(1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/api/analyze", body, {
+            "Content-Type": "application/json", "Authorization": f"Token {token}",
+        })  # fmt: skip
+        response = conn.getresponse()
+        assert response.status == 201, response.read()[:300]
+        done = json.loads(response.read())["id"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    state = _action(env, "analyses_on_disk")
+    assert list(state["rows"]) == [str(done)]  # only the whole request made an analysis
+    assert state["orphans"] == [], state["orphans"]
