@@ -22,6 +22,18 @@ def _media_root(tmp_path, settings):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer instance per test: a test cut off while receiving (a timeout under load)
+    leaves the Redis layer's receive lock held and bound to its closed event loop, and every later
+    test of that process failed on it."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def media_root(_media_root) -> Path:
     """The temporary MEDIA_ROOT of this test (to look at what was written)."""

@@ -36,8 +36,8 @@ async def test_user_receives_own_events_only():
     c, ok_c, _ = await _connect(carol)
     assert ok_a
     assert ok_c
-    assert (await a.receive_json_from())["type"] == "hello"
-    assert (await c.receive_json_from())["type"] == "hello"
+    assert (await a.receive_json_from(timeout=10))["type"] == "hello"
+    assert (await c.receive_json_from(timeout=10))["type"] == "hello"
     await database_sync_to_async(notifications.publish)(alice.pk, {"type": "event", "n": 1})
     assert await a.receive_json_from(timeout=2) == {"type": "event", "n": 1}
     assert await c.receive_nothing(timeout=0.3)
@@ -52,7 +52,7 @@ async def test_token_header_authenticates():
         None, headers=[(b"authorization", f"Token {token.key}".encode())]
     )
     assert connected
-    assert (await communicator.receive_json_from())["user"] == "alice"
+    assert (await communicator.receive_json_from(timeout=10))["user"] == "alice"
     await communicator.disconnect()
     bad, connected, code = await _connect(None, headers=[(b"authorization", b"Token nope")])
     assert not connected
@@ -64,7 +64,7 @@ async def test_worker_ping_task_pushes_pong():
 
     alice = await database_sync_to_async(UserFactory)(username="alice")
     communicator, _, _ = await _connect(alice)
-    await communicator.receive_json_from()
+    await communicator.receive_json_from(timeout=10)
     result = await database_sync_to_async(run_ping)(alice.pk, "n0nce")
     assert result["delivered"] is True
     message = await communicator.receive_json_from(timeout=2)

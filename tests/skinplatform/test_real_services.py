@@ -34,7 +34,7 @@ async def test_notification_crosses_the_redis_channel_layer():
     communicator.scope["user"] = alice
     connected, _ = await communicator.connect()
     assert connected
-    await communicator.receive_json_from()
+    await communicator.receive_json_from(timeout=10)
     await database_sync_to_async(notifications.publish)(alice.pk, {"type": "event", "via": "redis"})
     assert (await communicator.receive_json_from(timeout=3))["via"] == "redis"
     await communicator.disconnect()

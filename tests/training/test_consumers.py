@@ -68,7 +68,7 @@ async def test_access_matrix(who, allowed, code):
     )
     assert connected is allowed
     if allowed:
-        snapshot = await communicator.receive_json_from()
+        snapshot = await communicator.receive_json_from(timeout=10)
         assert snapshot["type"] == "snapshot"
         await communicator.disconnect()
     else:
@@ -88,7 +88,7 @@ async def test_token_header_authenticates_api_clients():
         None, world["session"].pk, headers=[(b"authorization", f"Token {token.key}".encode())]
     )
     assert connected
-    assert (await communicator.receive_json_from())["watchers"][0]["username"] == "bob"
+    assert (await communicator.receive_json_from(timeout=10))["watchers"][0]["username"] == "bob"
     await communicator.disconnect()
 
 
@@ -96,14 +96,14 @@ async def test_snapshot_then_stream_reach_every_watcher_alike():
     world = await _world()
     session = world["session"]
     alice, _, _ = await _connect(world["alice"], session.pk)
-    snapshot = await alice.receive_json_from()
+    snapshot = await alice.receive_json_from(timeout=10)
     assert snapshot["v"] == progress.WS_FORMAT_VERSION
     assert snapshot["session"]["id"] == session.pk
     assert snapshot["session"]["status"] == "running"
     assert [e["epoch"] for e in snapshot["epochs"]] == [1]
     assert snapshot["log_tail"][0]["message"] == "hello"
     bob, _, _ = await _connect(world["bob"], session.pk)
-    await bob.receive_json_from()  # his snapshot
+    await bob.receive_json_from(timeout=10)  # his snapshot
 
     epoch = {"event": "epoch", "kind": "epoch_end", "epoch": {"epoch": 2, "macro_f1": 0.7}}
     await database_sync_to_async(progress.publish)(session.pk, epoch)
@@ -120,7 +120,7 @@ async def test_other_sessions_events_do_not_leak():
         dataset_version__dataset__team=world["session"].team
     )
     communicator, _, _ = await _connect(world["alice"], world["session"].pk)
-    await communicator.receive_json_from()
+    await communicator.receive_json_from(timeout=10)
     await _next(communicator, "presence")
     await database_sync_to_async(progress.publish)(other.pk, {"event": "log", "line": {}})
     assert await communicator.receive_nothing(timeout=0.3)
@@ -131,9 +131,11 @@ async def test_presence_shows_who_else_is_watching():
     world = await _world()
     session_id = world["session"].pk
     alice, _, _ = await _connect(world["alice"], session_id)
-    assert [w["username"] for w in (await alice.receive_json_from())["watchers"]] == ["alice"]
+    assert [w["username"] for w in (await alice.receive_json_from(timeout=10))["watchers"]] == [
+        "alice"
+    ]
     bob, _, _ = await _connect(world["bob"], session_id)
-    assert [w["username"] for w in (await bob.receive_json_from())["watchers"]] == [
+    assert [w["username"] for w in (await bob.receive_json_from(timeout=10))["watchers"]] == [
         "alice",
         "bob",
     ]
@@ -141,7 +143,7 @@ async def test_presence_shows_who_else_is_watching():
     while [w["username"] for w in joined["watchers"]] != ["alice", "bob"]:
         joined = await _next(alice, "presence")
     second_tab, _, _ = await _connect(world["bob"], session_id)
-    tabs = (await second_tab.receive_json_from())["watchers"]
+    tabs = (await second_tab.receive_json_from(timeout=10))["watchers"]
     assert {w["username"]: w["connections"] for w in tabs} == {"alice": 1, "bob": 2}
     await second_tab.disconnect()
     await bob.disconnect()
@@ -155,11 +157,11 @@ async def test_reconnect_gets_a_fresh_snapshot_and_ping_answers():
     world = await _world()
     session = world["session"]
     first, _, _ = await _connect(world["bob"], session.pk)
-    await first.receive_json_from()
+    await first.receive_json_from(timeout=10)
     await first.disconnect()
     await database_sync_to_async(EpochMetricFactory)(session=session, epoch=2)
     again, _, _ = await _connect(world["bob"], session.pk)
-    snapshot = await again.receive_json_from()
+    snapshot = await again.receive_json_from(timeout=10)
     assert [e["epoch"] for e in snapshot["epochs"]] == [1, 2]  # what was missed is in it
     await again.send_json_to({"type": "ping"})
     assert (await _next(again, "pong"))["type"] == "pong"
@@ -196,7 +198,7 @@ async def test_events_during_the_snapshot_wait_for_it(monkeypatch):
     world = await _world()
     session = world["session"]
     relay, _, _ = await _connect(world["alice"], session.pk)
-    await relay.receive_json_from()
+    await relay.receive_json_from(timeout=10)
     real = selectors.training_session_snapshot
 
     def snapshot_while_an_epoch_lands(**kwargs):
@@ -205,7 +207,7 @@ async def test_events_during_the_snapshot_wait_for_it(monkeypatch):
 
     monkeypatch.setattr(selectors, "training_session_snapshot", snapshot_while_an_epoch_lands)
     newcomer, _, _ = await _connect(world["bob"], session.pk)
-    first = await newcomer.receive_json_from()
+    first = await newcomer.receive_json_from(timeout=10)
     assert first["type"] == "snapshot"
     assert (await _next(newcomer, "epoch"))["epoch"]["epoch"] == 7
     await newcomer.disconnect()
@@ -229,7 +231,7 @@ async def test_newcomers_while_the_last_watcher_leaves_share_one_relay(monkeypat
 
     monkeypatch.setattr(layer, "group_discard", slow_discard)
     leaving, _, _ = await _connect(world["alice"], session.pk)
-    await leaving.receive_json_from()
+    await leaving.receive_json_from(timeout=10)
     first, second, _ = await asyncio.gather(
         _connect_after(world["bob"], session.pk, 0.02),
         _connect_after(world["vera"], session.pk, 0.2),
@@ -237,14 +239,14 @@ async def test_newcomers_while_the_last_watcher_leaves_share_one_relay(monkeypat
     )
     newcomers = [first[0], second[0]]
     for communicator in newcomers:
-        await communicator.receive_json_from()  # snapshot
+        await communicator.receive_json_from(timeout=10)  # snapshot
     assert await _group_size(layer, progress.group_name(session.pk)) == 1
     epoch = {"event": "epoch", "kind": "epoch_end", "epoch": {"epoch": 5}}
     await database_sync_to_async(progress.publish)(session.pk, epoch)
     for communicator in newcomers:
         assert (await _next(communicator, "epoch"))["epoch"]["epoch"] == 5
         while not await communicator.receive_nothing(timeout=0.2):  # once, not twice
-            assert (await communicator.receive_json_from()).get("event") != "epoch"
+            assert (await communicator.receive_json_from(timeout=10)).get("event") != "epoch"
         await communicator.disconnect()
 
 

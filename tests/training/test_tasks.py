@@ -61,7 +61,7 @@ async def test_real_tiny_training_streams_its_events_to_a_watcher(
     communicator.scope["user"] = member_user
     connected, _ = await communicator.connect()
     assert connected
-    snapshot = await communicator.receive_json_from()
+    snapshot = await communicator.receive_json_from(timeout=10)
     assert (snapshot["type"], snapshot["session"]["status"]) == ("snapshot", "queued")
     assert snapshot["epochs"] == []
 
