@@ -54,6 +54,21 @@ def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     raise AssertionError(log.read_text()[-2000:])
 
 
+def _migrated_and_served(env: dict[str, str], tmp: Path):
+    """A migrated database with an API user, and uvicorn serving it: (token, port, log, server)."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO, env=env, check=True, timeout=180,
+    )  # fmt: skip
+    token = _action(env, "api_user")["token"]
+    port, log = _free_port(), tmp / "web.log"
+    return token, port, log, _serve(env, port, log)
+
+
+def _analysis_body() -> str:
+    return json.dumps({"task": "lesions", "image": base64.b64encode(photo((400, 300))).decode()})
+
+
 class _Stream(threading.Thread):
     """Posts analyses back to back; keeps the ids the server acknowledged."""
 
@@ -63,8 +78,7 @@ class _Stream(threading.Thread):
         self.acknowledged: list[int] = []
         self.failures: list[str] = []
         self.stop = threading.Event()
-        body = {"task": "lesions", "image": base64.b64encode(photo((400, 300))).decode()}
-        self.body = json.dumps(body)
+        self.body = _analysis_body()
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -94,13 +108,7 @@ def _wait_for(stream: _Stream, n: int, timeout: float = 90) -> None:
 
 def test_restarting_the_web_server_loses_no_acknowledged_analysis(tmp_path):
     env = _env(tmp_path)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO, env=env, check=True, timeout=180,
-    )  # fmt: skip
-    token = _action(env, "api_user")["token"]
-    port, log = _free_port(), tmp_path / "web.log"
-    server = _serve(env, port, log)
+    token, port, log, server = _migrated_and_served(env, tmp_path)
     stream = _Stream(port, token)
     stream.start()
     try:
@@ -136,16 +144,8 @@ def test_uploads_cut_off_half_way_write_nothing_and_free_their_threads(tmp_path)
     process has HTTP threads (WEB_THREADS=4 here). Each pool thread must give its request up
     (nothing written), or the next analyses would wait for a thread forever."""
     env = {**_env(tmp_path), "WEB_THREADS": "4"}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO, env=env, check=True, timeout=180,
-    )  # fmt: skip
-    token = _action(env, "api_user")["token"]
-    port, log = _free_port(), tmp_path / "web.log"
-    server = _serve(env, port, log)
-    body = json.dumps(
-        {"task": "lesions", "image": base64.b64encode(photo((400, 300))).decode()}
-    ).encode()
+    token, port, _, server = _migrated_and_served(env, tmp_path)
+    body = _analysis_body().encode()
     head = (
         f"POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
