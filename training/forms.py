@@ -100,6 +100,7 @@ MODEL_FIELDS = (
     "backbone",
     "pretrained",
     "image_size",
+    "train_image_size",
     "frozen_epochs",
     "lr",
     "finetune_epochs",
@@ -136,6 +137,10 @@ HELP = {
     "patience": "Stop after this many epochs without improvement (0: never).",
     "max_steps_per_epoch": "0: whole epochs; a small number makes quick trial runs.",
     "tta": "Test-time augmentation for the final test figures.",
+    "train_image_size": (
+        "Stage 2 trains on crops of this size and evaluates at the image size (0: the same); "
+        "smaller is faster, e.g. 128 for 160."
+    ),
     "freeze_bn": "Keep BatchNorm statistics fixed in stage 2 (helps with small batches).",
 }
 

@@ -42,12 +42,17 @@ class TrainConfig:
     backbone, ``frozen_epochs``); stage 2 unfreezes the last ``unfreeze_blocks`` blocks (-1: all)
     and fine-tunes with augmentation at ``finetune_lr`` for ``finetune_epochs``; ``freeze_bn``
     keeps every BatchNorm's running statistics fixed in stage 2 (scale and shift still learn);
-    ``ema_decay`` > 0 evaluates and keeps an exponential moving average of the stage-2 weights."""
+    ``ema_decay`` > 0 evaluates and keeps an exponential moving average of the stage-2 weights;
+    ``train_image_size`` > 0 makes stage 2's augmented crops that size while evaluation (and the
+    exported model) stays at ``image_size`` ("FixRes": random-resized crops enlarge objects, so a
+    model trained on smaller crops sees them at their trained size in a larger centre crop;
+    also cheaper per step). 0: ``image_size``."""
 
     backbone: str = "mobilenet_v2"
     pretrained: bool = True
     weights_path: str | None = None
     image_size: int = 160
+    train_image_size: int = 0
     batch_size: int = 32
     eval_batch_size: int = 64
     dropout: float = 0.2
@@ -96,6 +101,8 @@ class TrainConfig:
             raise ConfigError("val_fraction + test_fraction must leave at least 10 % for training")
         if self.frozen_epochs + self.finetune_epochs < 1:
             raise ConfigError("frozen_epochs + finetune_epochs must be at least 1")
+        if 0 < self.train_image_size < 32:
+            raise ConfigError("train_image_size: 0 (same as image_size) or at least 32")
         if self.val_fraction == 0 and self.patience > 0:
             raise ConfigError("early stopping (patience > 0) needs a validation split")
 
@@ -160,6 +167,7 @@ def _type_name(expected: Any) -> str:
 
 _RANGES: tuple[tuple[str, float, float], ...] = (
     ("image_size", 32, 1024),
+    ("train_image_size", 0, 1024),
     ("batch_size", 1, 4096),
     ("eval_batch_size", 1, 4096),
     ("dropout", 0.0, 0.95),

@@ -181,7 +181,9 @@ def finetune_stage(t: Trainer, resume: dict[str, Any] | None) -> None:
         f"({len(t.model.backbone.blocks) - len(frozen)} of {len(t.model.backbone.blocks)})"
     )
     dataset = AugmentedImages(
-        train_arrays, y_train, train_augmentation(cfg.augmentation, cfg.image_size)
+        train_arrays,
+        y_train,
+        train_augmentation(cfg.augmentation, cfg.train_image_size or cfg.image_size),
     )
     loader = train_loader(
         dataset,

@@ -36,6 +36,8 @@ def test_integers_are_accepted_where_floats_are_expected() -> None:
         ({"val_fraction": 0.5, "test_fraction": 0.45}, "at least 10 %"),
         ({"frozen_epochs": 0, "finetune_epochs": 0}, "at least 1"),
         ({"val_fraction": 0.0}, "needs a validation split"),
+        ({"train_image_size": 16}, "train_image_size: 0 .* or at least 32"),
+        ({"train_image_size": -1}, "train_image_size: -1 is outside"),
         ({"learning_rate": 0.1}, r"unknown config key\(s\) \['learning_rate'\]"),
     ],
 )

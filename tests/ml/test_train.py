@@ -181,6 +181,29 @@ def test_frozen_stage_computes_features_once_and_keeps_the_backbone(tiny_data, t
     assert not torch.equal(initial["head.1.weight"], trained["head.1.weight"])
 
 
+def test_train_image_size_crops_smaller_in_stage_2_and_evaluates_at_image_size(
+    tiny_data, tmp_path
+) -> None:
+    """FixRes: stage 2's augmented batches are train_image_size; every evaluation and the saved
+    model use image_size. Seen by the first convolution (the stem) itself."""
+    seen: set[tuple[bool, int]] = set()
+
+    def stem(module, args) -> None:
+        if isinstance(module, torch.nn.Conv2d) and module.in_channels == 3:
+            seen.add((torch.is_grad_enabled(), args[0].shape[-1]))
+
+    cfg = TINY.replace(image_size=48, train_image_size=32, frozen_epochs=0, finetune_epochs=1)
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(stem)
+    try:
+        train(cfg, tiny_data, on_event=lambda e: None, run_dir=tmp_path / "run")
+    finally:
+        handle.remove()
+    assert seen == {(True, 32), (False, 48)}
+    best = read_checkpoint(tmp_path / "run")
+    assert best["image_size"] == 48
+    assert best["preprocessing"]["size"] == 48
+
+
 def test_early_stopping_ends_a_stage_without_progress(tiny_data, tmp_path) -> None:
     cfg = TINY.replace(frozen_epochs=6, finetune_epochs=0, lr=1e-8, patience=2)
     result = train(cfg, tiny_data, on_event=lambda e: None, run_dir=tmp_path / "run")
