@@ -194,3 +194,29 @@ def test_timeline_endpoint(user, other_user):
 def test_schema_documents_analyze(auth_client):
     response = auth_client.get("/api/schema?format=json")
     assert "/api/analyze" in response.json()["paths"]
+
+
+def test_the_serializer_works_its_fields_out_once_and_gives_each_instance_its_own(
+    user, monkeypatch
+):
+    from rest_framework import serializers as drf
+
+    from analysis.serializers import AnalysisSerializer
+
+    first, second = _make(user), _make(user, seed=1)
+    monkeypatch.delattr(AnalysisSerializer, "_fields_once", raising=False)
+    built = []
+    original = drf.ModelSerializer.build_field
+    monkeypatch.setattr(
+        drf.ModelSerializer,
+        "build_field",
+        lambda self, *a, **k: built.append(a[0]) or original(self, *a, **k),
+    )
+    one, two = AnalysisSerializer(first), AnalysisSerializer(second)
+    data_one, data_two = one.data, two.data
+    assert len(built) == len(set(built)) > 10  # each model field built once, not per instance
+    assert data_one["id"] == first.pk
+    assert data_two["id"] == second.pk
+    assert data_one["image_url"] != data_two["image_url"]
+    assert one.fields["id"] is not two.fields["id"]  # bound copies, not shared fields
+    assert one.fields["id"].parent is one
