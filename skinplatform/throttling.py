@@ -8,7 +8,7 @@ Lua script (`EVALSHA`): same rule (at most N requests in any window of the perio
 requests are not counted), same Retry-After (when the oldest counted request leaves the window),
 one round trip, and the check and the insert are atomic, so two web processes cannot both take
 the last slot. Time is Redis's own clock (`TIME`), so web processes on several hosts agree.
-Other cache backends (the file cache of `make run` without Redis, the tests' local memory) keep
+Other cache backends (the file cache when no Redis is configured, the tests' local memory) keep
 DRF's implementation.
 """
 
@@ -66,7 +66,7 @@ class ScopedRateThrottle(throttling.ScopedRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        script = client.register_script(SLIDING_WINDOW)  # EVALSHA, EVAL when not loaded yet
+        script = client.register_script(SLIDING_WINDOW)  # EVALSHA (SCRIPT LOAD once per server)
         allowed, wait_ms = script(
             keys=[cache.make_and_validate_key(self.key)],
             args=[self.num_requests, int(self.duration * 1000), secrets.token_hex(8)],
