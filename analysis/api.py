@@ -14,7 +14,6 @@ from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from analysis import intake, selectors, services
@@ -31,10 +30,6 @@ class AnalyzeRateThrottle(ScopedRateThrottle):
     skinplatform/throttling.py)."""
 
     scope_attr = "throttle_scope"
-
-    def get_rate(self) -> str | None:
-        # Read the rate when asked (not once at import), so a changed setting applies.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view) -> bool:
         # The limit lives in the cache. With the cache down (Redis stopped) an analysis needs

@@ -19,6 +19,7 @@ import secrets
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework import throttling
+from rest_framework.settings import api_settings
 
 # KEYS[1]: sorted set of this client's counted requests (score: ms); ARGV: limit, period in ms,
 # a unique member. Returns {1, 0} when allowed (and counted), {0, ms to wait} when refused.
@@ -46,9 +47,13 @@ def redis_client(cache) -> object | None:
 
 
 class ScopedRateThrottle(throttling.ScopedRateThrottle):
-    """DRF's ScopedRateThrottle; on a Redis cache, one atomic round trip per request."""
+    """DRF's ScopedRateThrottle; on a Redis cache, one atomic round trip per request. The rate
+    is read when asked (DRF reads it once, at import), so a changed setting applies."""
 
     _wait_seconds: float | None = None
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view) -> bool:
         cache = caches[DEFAULT_CACHE_ALIAS]

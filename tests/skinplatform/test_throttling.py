@@ -38,13 +38,6 @@ def _rates(settings, **rates: str) -> None:
     }
 
 
-class _Throttle(ScopedRateThrottle):
-    def get_rate(self):
-        from rest_framework.settings import api_settings
-
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-
 def _request(user) -> Request:
     request = Request(RequestFactory().post("/probe"))
     request.user = user  # DRF's setter: the throttle keys on the user's id, not the address
@@ -52,7 +45,7 @@ def _request(user) -> Request:
 
 
 def _allow(user) -> tuple[bool, float | None]:
-    throttle = _Throttle()
+    throttle = ScopedRateThrottle()
     allowed = throttle.allow_request(_request(user), _View())
     return allowed, (None if allowed else throttle.wait())
 
