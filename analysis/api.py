@@ -4,6 +4,7 @@ export, Grad-CAM. Every endpoint is scoped to the requesting user."""
 from __future__ import annotations
 
 import logging
+import time
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -111,6 +112,7 @@ class AnalyzeApi(APIView):
         raw, filename = self._image(data)
         task = str(data.get("task", "")).strip()
         accept = str(data.get("accept_warnings", "")).lower() in ("1", "true", "yes", "on")
+        started = time.perf_counter()
         try:
             analysis = services.analysis_submit(
                 user=request.user, task=task, raw=raw, filename=filename, accept_warnings=accept
@@ -123,7 +125,12 @@ class AnalyzeApi(APIView):
             services.StorageFull,
         ) as exc:
             return refusal_response(exc)
-        return Response(AnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response = Response(AnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
+        # The pipeline's own time (intake to saved row), beside what the request took in all:
+        # browsers' developer tools and bench/analyze_load.py read it.
+        response["Server-Timing"] = f'analysis;dur={elapsed_ms:.2f};desc="photo to saved analysis"'
+        return response
 
     @staticmethod
     def _image(data) -> tuple[bytes, str | None]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import zipfile
 
 import pytest
@@ -31,6 +32,12 @@ def test_analyze_json_base64_returns_result(auth_client, user):
     assert body["not_a_diagnosis"].startswith("This is not a diagnosis")
     assert body["model"] == "lesions (default model)"
     assert Analysis.objects.get(pk=body["id"]).owner == user
+    # The pipeline's own time, for browsers' developer tools and bench/analyze_load.py.
+    timing = re.fullmatch(
+        r'analysis;dur=([0-9.]+);desc="photo to saved analysis"', response["Server-Timing"]
+    )
+    assert timing, response["Server-Timing"]
+    assert float(timing.group(1)) > 0
 
 
 def test_analyze_multipart(auth_client):
