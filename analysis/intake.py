@@ -57,9 +57,14 @@ def decode_base64_image(data: str) -> bytes:
         if ";base64" not in header:
             raise IntakeError("bad_base64", "The data URL is not base64-encoded.")
     try:
-        raw = base64.b64decode(re.sub(r"\s+", "", payload), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise IntakeError("bad_base64", "The image is not valid base64.") from exc
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        # Line-wrapped base64 (MIME, `base64` on a terminal): without whitespace, once more.
+        # Not first: that regex pass over the whole payload cost more than decoding it.
+        try:
+            raw = base64.b64decode(re.sub(r"\s+", "", payload), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise IntakeError("bad_base64", "The image is not valid base64.") from exc
     if not raw:
         raise IntakeError("empty", "No image was sent.")
     return raw

@@ -99,6 +99,12 @@ def test_base64_plain_and_data_url():
     encoded = base64.b64encode(raw).decode()
     assert decode_base64_image(encoded) == raw
     assert decode_base64_image("data:image/jpeg;base64," + encoded) == raw
+    wrapped = base64.encodebytes(raw).decode()  # MIME: 76 characters a line
+    assert "\n" in wrapped.strip()
+    assert decode_base64_image(wrapped) == raw
+    assert (
+        decode_base64_image("data:image/jpeg;base64,\r\n " + wrapped.replace("\n", "\r\n")) == raw
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,6 +113,7 @@ def test_base64_plain_and_data_url():
         ("", "empty"),
         ("   ", "empty"),
         ("not*base64!", "bad_base64"),
+        ("aGVs bG8*", "bad_base64"),
         ("abc", "bad_base64"),
         ("data:image/jpeg,plain", "bad_base64"),
     ],
