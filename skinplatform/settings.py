@@ -248,7 +248,8 @@ SPECTACULAR_SETTINGS = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, keeping its redis-py client (skinplatform/cache.py).
+            "BACKEND": "skinplatform.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # One pool per process, not one connection per request (see skinplatform/cache.py).
             "OPTIONS": {"pool_class": "skinplatform.cache.SharedConnectionPool"},

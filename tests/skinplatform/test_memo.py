@@ -149,6 +149,28 @@ def test_one_redis_pool_per_process_whatever_the_thread():
     assert plain is not pools[0]  # Django's own behaviour: a pool per cache object
 
 
+def test_the_cache_keeps_its_redis_client(redis_url):
+    """Django built a redis-py client for every cache call; skinplatform.cache.RedisCache (the
+    settings' backend on Redis) keeps one per pool, and commands still go through the pool."""
+    from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+
+    from skinplatform.cache import RedisCache
+
+    params = {"OPTIONS": {"pool_class": "skinplatform.cache.SharedConnectionPool"}}
+    backend = RedisCache(redis_url, params)
+    client = backend._cache.get_client(write=True)
+    assert backend._cache.get_client(write=False) is client  # one server: one pool
+    backend.set("kept-client", {"n": 1}, 30)
+    assert backend.get_many(["kept-client", "missing"]) == {"kept-client": {"n": 1}}
+    other_thread: list = []
+    thread = threading.Thread(target=lambda: other_thread.append(backend._cache.get_client()))
+    thread.start()
+    thread.join()
+    assert other_thread == [client]  # thread-safe: redis-py borrows a connection per command
+    django_own = DjangoRedisCache(redis_url, params)._cache
+    assert django_own.get_client() is not django_own.get_client()
+
+
 def _counting_cache(monkeypatch) -> list[str]:
     """The calls made on the cache backend from outside it (LocMemCache.get_many calls get)."""
     from django.core.cache import caches
