@@ -227,3 +227,28 @@ def test_the_serializer_works_its_fields_out_once_and_gives_each_instance_its_ow
     assert data_one["image_url"] != data_two["image_url"]
     assert one.fields["id"] is not two.fields["id"]  # bound copies, not shared fields
     assert one.fields["id"].parent is one
+    assert two.fields["image_url"].parent is two  # its get_image_url is two's
+    template = AnalysisSerializer._fields_once["model"]
+    assert (template.parent, template.field_name) == (None, None)  # the class's stay unbound
+    inits = []
+    field_init = drf.Field.__init__
+    monkeypatch.setattr(
+        drf.Field, "__init__", lambda self, *a, **k: inits.append(self) or field_init(self, *a, **k)
+    )
+    assert AnalysisSerializer(first).data == data_one
+    made_again = [f for f in inits if not isinstance(f, drf.BaseSerializer)]
+    assert made_again == []  # copies, not fields made again (DRF's deepcopy re-runs __init__)
+
+
+def test_fields_once_refuses_a_writable_serializer():
+    from rest_framework import serializers as drf
+
+    from analysis.serializers import FieldsOnceMixin
+
+    class Writable(FieldsOnceMixin, drf.ModelSerializer):
+        class Meta:
+            model = Analysis
+            fields = ("id", "note")
+
+    with pytest.raises(TypeError, match="read-only serializers; writable: note"):
+        Writable().get_fields()
