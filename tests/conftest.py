@@ -64,6 +64,22 @@ def redis_url():
 
 
 @pytest.fixture
+def fresh_memo(settings):
+    """skinplatform.memo as a new web process has it: an empty memo and a local cache holding
+    the generation tokens. The memo is bypassed inside a transaction, so tests using it run with
+    django_db(transaction=True)."""
+    from django.core.cache import cache
+
+    from skinplatform import memo
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    memo._values.clear()
+    yield
+    memo._values.clear()
+
+
+@pytest.fixture
 def media_root(_media_root) -> Path:
     """The temporary MEDIA_ROOT of this test (to look at what was written)."""
     return _media_root

@@ -17,16 +17,7 @@ from accounts.models import Profile
 from accounts.services import api_token_rotate
 from skinplatform import memo
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memo(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
-    memo._values.clear()
-    yield
-    memo._values.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_memo")]
 
 
 def _authenticate(key: str):

@@ -17,16 +17,7 @@ from recommendations.services import build_advice
 from skinplatform import memo
 from tests.recommendations.factories import TASK, ConditionFactory, TipFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memo(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
-    memo._values.clear()
-    yield
-    memo._values.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_memo")]
 
 
 def _advice():
