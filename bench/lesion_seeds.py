@@ -50,7 +50,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "fast": {**FIXRES, "unfreeze_blocks": 15},
     "lite0": {"backbone": "efficientnet_lite0"},
     "long60": {**FIXRES, "finetune_epochs": 60, "patience": 0, "warmup_epochs": 1.0},
-    # Train + validation as training data; no early stopping, the last epoch is scored.
+    # Train + validation as training data; no early stopping.
     "trainval": {"val_fraction": 0.0, "patience": 0},
 }
 
@@ -115,9 +115,10 @@ def _shipped_split(index, work: Path) -> Splits:
 
 def _trained(name: str, index, splits: Splits, work: Path) -> Path:
     run_dir = work / name
-    last = run_dir / "checkpoints" / "last.pt"
+    # Without a validation split there is no best epoch: the last one is scored.
+    checkpoint = run_dir / "checkpoints" / ("last.pt" if name == "trainval" else "best.pt")
     if (run_dir / "done").is_file():
-        return last if name == "trainval" else run_dir / "checkpoints" / "best.pt"
+        return checkpoint
     cfg = TrainConfig.from_dict({**LESIONS, **VARIANTS[name]})
     if name == "trainval":
         splits = Splits.from_dict(
@@ -134,7 +135,7 @@ def _trained(name: str, index, splits: Splits, work: Path) -> Path:
     minutes = (time.perf_counter() - start) / 60
     (run_dir / "done").write_text(json.dumps({"minutes": round(minutes, 1)}))
     print(f"{name}: trained in {minutes:.1f} min", flush=True)
-    return last if name == "trainval" else run_dir / "checkpoints" / "best.pt"
+    return checkpoint
 
 
 if __name__ == "__main__":
