@@ -3,7 +3,9 @@
 Trains variants of the lesions recipe on HAM10000 with the split the shipped bundle was trained
 on (seed 0, 70/15/15 by lesion), so only the initialisation or the recipe changes, then scores
 each model, and the mean of their probabilities for every combination, on that test split once.
-Nothing is chosen on the test split. Runs already trained under --work are reused.
+Last, a post-hoc prior correction per model (logits - tau * log prior, tau chosen on the
+validation split). Nothing is chosen on the test split. Runs already trained under --work are
+reused.
 
     .venv/bin/python bench/lesion_seeds.py                        # all variants, ~75 min
     .venv/bin/python bench/lesion_seeds.py --only seed1 --only fast
@@ -72,26 +74,46 @@ def main() -> int:
     for name in args.only or list(VARIANTS):
         members[name] = _trained(name, index, splits, args.work)
 
-    test = Splits.from_dict({**splits.to_dict(), "train": (), "val": ()})
-    test_file = args.work / "test-split.json"
-    test.save(test_file)
-    probs: dict[str, np.ndarray] = {}
-    labels = classes = None
+    split_file = args.work / "split-seed0.json"
+    logits: dict[str, dict[str, np.ndarray]] = {}
+    labels: dict[str, np.ndarray] = {}
+    classes: list[str] = []
     for name, path in members.items():
         predictor = load_predictor(path)
-        records, _ = _select(index, predictor.classes, "test", test_file)
-        labels, logits, _ = _predict_all(index, records, predictor, "none", 32, None)
         classes = list(predictor.classes)
-        probs[name] = softmax(logits)
-    print(f"test split: {len(labels)} images, one view each")
+        logits[name] = {}
+        for part in ("val", "test"):
+            records, _ = _select(index, predictor.classes, part, split_file)
+            labels[part], logits[name][part], _ = _predict_all(
+                index, records, predictor, "none", 32, None
+            )
+    print(f"test split: {len(labels['test'])} images, one view each")
     for k in range(1, len(members) + 1):
         for combo in itertools.combinations(members, k):
-            mean = sum(probs[n] for n in combo) / k
-            m = classification_metrics(labels, classes=classes, probs=mean)
+            mean = sum(softmax(logits[n]["test"]) for n in combo) / k
+            m = classification_metrics(labels["test"], classes=classes, probs=mean)
             print(
                 f"{' + '.join(combo):<48} balanced accuracy {m.balanced_accuracy:.3f}  "
                 f"macro F1 {m.macro_f1:.3f}  accuracy {m.accuracy:.3f}"
             )
+    counts = splits.class_counts(index)["train"]
+    log_prior = np.log(np.array([counts[c] for c in classes]) / sum(counts.values()))
+    print("prior correction, logits - tau * log(train prior), tau chosen on validation:")
+    for name, by_part in logits.items():
+        if name == "trainval":  # its validation images are training images
+            continue
+
+        def bal(part: str, tau: float, by_part=by_part) -> float:
+            probs = softmax(by_part[part] - tau * log_prior)
+            return classification_metrics(
+                labels[part], classes=classes, probs=probs
+            ).balanced_accuracy
+
+        tau = max(np.linspace(-1, 1, 21), key=lambda t: (bal("val", t), -abs(t)))
+        print(
+            f"{name:<10} tau {tau:+.1f}: validation {bal('val', 0):.3f} -> {bal('val', tau):.3f}, "
+            f"test {bal('test', 0):.3f} -> {bal('test', tau):.3f}"
+        )
     return 0
 
 
