@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ml.data import SourceSpec, Splits  # noqa: E402
-from ml.evaluate import _predict_all, _select, load_predictor  # noqa: E402
+from ml.evaluate import load_predictor, predict_split  # noqa: E402
 from ml.metrics import classification_metrics, softmax  # noqa: E402
 from ml.train import EpochEnd, TrainConfig, train  # noqa: E402
 from ml.train.prepare import prepare  # noqa: E402
@@ -83,10 +83,7 @@ def main() -> int:
         classes = list(predictor.classes)
         logits[name] = {}
         for part in ("val", "test"):
-            records, _ = _select(index, predictor.classes, part, split_file)
-            labels[part], logits[name][part], _ = _predict_all(
-                index, records, predictor, "none", 32, None
-            )
+            labels[part], logits[name][part], _ = predict_split(predictor, index, part, split_file)
     print(f"test split: {len(labels['test'])} images, one view each")
     for k in range(1, len(members) + 1):
         for combo in itertools.combinations(members, k):

@@ -96,13 +96,36 @@ def evaluate(
     split (``split="test"``) recorded in ``splits_file`` (default: the run dir's splits.json)."""
     predictor = load_predictor(model)
     index = load_index(data)
-    records, skipped = _select(
-        index, predictor.classes, split, splits_file or _splits_beside(Path(model))
+    labels, logits, skipped = predict_split(
+        predictor,
+        index,
+        split,
+        splits_file or _splits_beside(Path(model)),
+        tta=tta,
+        batch_size=batch_size,
+        progress=progress,
     )
-    labels, logits, unreadable = _predict_all(index, records, predictor, tta, batch_size, progress)
     metrics = classification_metrics(labels, classes=predictor.classes, probs=softmax(logits))
     source = ", ".join(s.root for s in index.sources)
-    return EvaluationResult(str(model), source, split, tta, metrics, tuple(skipped + unreadable))
+    return EvaluationResult(str(model), source, split, tta, metrics, tuple(skipped))
+
+
+def predict_split(
+    predictor: Predictor,
+    index: DatasetIndex,
+    split: str | None,
+    splits_file: Path | None,
+    *,
+    tta: str = "none",
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Labels and logits of every image of ``index`` (or of one split recorded in
+    ``splits_file``) whose class the predictor knows, and the keys skipped (unknown class or
+    unreadable)."""
+    records, skipped = _select(index, predictor.classes, split, splits_file)
+    labels, logits, unreadable = _predict_all(index, records, predictor, tta, batch_size, progress)
+    return labels, logits, skipped + unreadable
 
 
 def _splits_beside(model: Path) -> Path | None:
